@@ -1,0 +1,60 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "leafsync/Log.h"
+#include "leafsync/Plant.h"
+
+namespace leafsync {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads a variable of the process environment; tests pass their own.
+using Environment = std::function<std::optional<std::string>(const std::string& name)>;
+Environment processEnvironment();
+
+enum class EventFormat { Native, Debezium };
+
+struct TopicConfig {
+  std::string name;
+  Plant plant = Plant::Potato;
+  EventFormat format = EventFormat::Native;
+};
+
+struct ConsumerConfig {
+  // librdkafka properties from the JSON file the YAML names, passed through as they are,
+  // then the LEAFSYNC_* overrides.
+  std::map<std::string, std::string> kafka;
+  std::string dead_letter_topic = "leafsync.dlq";
+  bool start_from_latest_when_empty = false;
+  std::vector<TopicConfig> topics;
+  std::string database_url = "sqlite:var/consumer_plant_db.sqlite";
+  int batch_size = 1000;
+  int linger_ms = 20;
+  int http_port = 8080;
+  int http_threads = 2;
+  std::string producer_url;  // where writes go; empty means this copy refuses them
+  LogLevel log_level = LogLevel::Info;
+};
+
+// One environment variable that overrides a setting, for the README and the manifests check.
+struct EnvOverride {
+  const char* name;
+  const char* setting;
+};
+const std::vector<EnvOverride>& consumerEnvOverrides();
+
+// Throws ConfigError naming the file and the setting that is wrong.
+ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environment& env);
+
+std::map<std::string, std::string> loadKafkaProperties(const std::string& json_path);
+
+}  // namespace leafsync

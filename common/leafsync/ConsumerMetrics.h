@@ -1,0 +1,65 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "leafsync/ChangeEvent.h"
+
+namespace leafsync {
+
+// Buckets for end-to-end staleness: milliseconds for the stream up to the 600 s batch period
+// and twice that, so both modes fit one histogram.
+const std::vector<double>& stalenessBuckets();
+
+// Every consumer metric, built once at start-up; children per topic are created up front so
+// the hot path only increments references. Thread-safe (prometheus-cpp metrics are).
+class ConsumerMetrics {
+ public:
+  struct TopicMetrics {
+    prometheus::Counter& events_consumed;
+    prometheus::Counter& bytes_consumed;
+    prometheus::Counter* applied[4];  // by Op
+    prometheus::Counter& ignored_stale;
+    prometheus::Counter& ignored_missing_row;
+    prometheus::Counter& ignored_deleted_row;
+    prometheus::Counter& ignored_tombstone;
+    prometheus::Counter& dead_lettered;
+    prometheus::Histogram& staleness;
+  };
+
+  explicit ConsumerMetrics(const std::vector<std::string>& topics);
+
+  TopicMetrics& topic(const std::string& name);  // throws std::out_of_range for an unknown topic
+  void setLag(const std::string& topic, std::int32_t partition, std::int64_t lag);
+  void clearLag(const std::string& topic, std::int32_t partition);
+
+  prometheus::Histogram& apply_batch_seconds;
+  prometheus::Counter& db_errors;
+  prometheus::Counter& db_retries;
+  prometheus::Counter& rebalances;
+  prometheus::Counter& dead_letter_failures;
+
+  std::string serialize() const;  // Prometheus text exposition format
+  prometheus::Registry& registry() { return *registry_; }
+
+ private:
+  explicit ConsumerMetrics(std::shared_ptr<prometheus::Registry> registry,
+                           const std::vector<std::string>& topics);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Gauge>& lag_family_;
+  std::map<std::string, std::unique_ptr<TopicMetrics>> topics_;
+  std::mutex lag_mutex_;
+  std::map<std::pair<std::string, std::int32_t>, prometheus::Gauge*> lag_;
+};
+
+}  // namespace leafsync

@@ -1,0 +1,63 @@
+#pragma once
+
+// Pistache helpers shared by the consumer and producer APIs. Pistache headers are heavy:
+// include this only from API translation units.
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/router.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "leafsync/ImageRecord.h"
+#include "leafsync/Plant.h"
+
+namespace leafsync {
+
+// Sends a JSON body. Closes the connection after the response when the client did not ask
+// for keep-alive (HTTP/1.0 without "Connection: keep-alive", or "Connection: close"):
+// Pistache 0.0.5 announces the close but leaves the socket open, which hangs such clients.
+void sendJson(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
+              Pistache::Http::Code code, const std::string& body);
+void sendText(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
+              Pistache::Http::Code code, const std::string& body,
+              const Pistache::Http::Mime::MediaType& mime);
+
+// {"detail": "..."}: the error shape of the seed's FastAPI services.
+void sendError(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
+               Pistache::Http::Code code, const std::string& detail);
+
+std::string errorBody(const std::string& detail);
+
+// The seed's JSON shape of an image: data as hex, gps as [lat, lon].
+std::string imageJson(const ImageRecord& image);
+
+// Route parameters as Pistache 0.0.5 gives them (raw, not URL-decoded), checked by us
+// because its own conversion turns a bad value into a 500.
+std::optional<Plant> plantParam(const Pistache::Rest::Request& request);
+std::optional<std::int64_t> idParam(const Pistache::Rest::Request& request);
+std::optional<std::int64_t> parsePositiveId(std::string_view text);
+
+std::string unknownPlantDetail(std::string_view name);
+
+// Owns a Pistache endpoint serving a router on 0.0.0.0:port (port 0 picks a free one).
+class HttpServer {
+ public:
+  HttpServer(std::uint16_t port, int threads, std::size_t max_request_bytes);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  void start(Pistache::Rest::Router& router);
+  std::uint16_t port() const;
+
+ private:
+  std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
+  bool started_ = false;
+};
+
+}  // namespace leafsync

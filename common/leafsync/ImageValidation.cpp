@@ -1,0 +1,29 @@
+#include "leafsync/ImageValidation.h"
+
+#include <cmath>
+
+namespace leafsync {
+
+std::string checkGps(double latitude, double longitude) {
+  if (!std::isfinite(latitude) || latitude < -90 || latitude > 90) {
+    return "field 'gps_coordinates' latitude must be within [-90, 90]";
+  }
+  if (!std::isfinite(longitude) || longitude < -180 || longitude > 180) {
+    return "field 'gps_coordinates' longitude must be within [-180, 180]";
+  }
+  return {};
+}
+
+std::string checkPercentage(double percentage) {
+  if (!std::isfinite(percentage) || percentage < 0 || percentage > 100) {
+    return "field 'percentage' must be within [0, 100]";
+  }
+  return {};
+}
+
+std::string checkDisease(std::string_view disease) {
+  if (disease.size() > kMaxDiseaseLength) return "field 'disease' is longer than 200 characters";
+  return {};
+}
+
+}  // namespace leafsync

@@ -1,0 +1,122 @@
+#include "leafsync/SqliteConnection.h"
+
+#include <sqlite3.h>
+
+#include "leafsync/Store.h"
+
+namespace leafsync {
+namespace {
+
+[[noreturn]] void fail(sqlite3* db, std::string_view what) {
+  throw StoreError(std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+}  // namespace
+
+SqliteStatement::SqliteStatement(sqlite3* db, std::string_view sql) : db_(db) {
+  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                         &stmt_, nullptr) != SQLITE_OK) {
+    fail(db, "prepare failed");
+  }
+}
+
+SqliteStatement::~SqliteStatement() { sqlite3_finalize(stmt_); }
+
+SqliteStatement& SqliteStatement::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::bind(int index, double value) {
+  sqlite3_bind_double(stmt_, index, value);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::bindText(int index, std::string_view value) {
+  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::bindBlob(int index, std::string_view value) {
+  sqlite3_bind_blob(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::bindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::bindOptional(int index, const std::optional<std::string>& value) {
+  return value ? bindText(index, *value) : bindNull(index);
+}
+
+SqliteStatement& SqliteStatement::bindOptional(int index, const std::optional<double>& value) {
+  return value ? bind(index, *value) : bindNull(index);
+}
+
+bool SqliteStatement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  sqlite3_reset(stmt_);
+  fail(db_, "statement failed");
+}
+
+void SqliteStatement::run() {
+  while (step()) {
+  }
+  reset();
+}
+
+void SqliteStatement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::int64_t SqliteStatement::columnInt(int i) const { return sqlite3_column_int64(stmt_, i); }
+double SqliteStatement::columnDouble(int i) const { return sqlite3_column_double(stmt_, i); }
+bool SqliteStatement::columnIsNull(int i) const {
+  return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
+}
+
+std::string SqliteStatement::columnText(int i) const {
+  auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
+  return text ? std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i)))
+              : std::string();
+}
+
+std::string SqliteStatement::columnBlob(int i) const {
+  auto* blob = static_cast<const char*>(sqlite3_column_blob(stmt_, i));
+  return blob ? std::string(blob, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i)))
+              : std::string();
+}
+
+SqliteConnection::SqliteConnection(const std::string& path) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw StoreError("cannot open SQLite database '" + path + "': " + message);
+  }
+  sqlite3_busy_timeout(db_, 10000);
+  exec("PRAGMA journal_mode=WAL");
+  // NORMAL in WAL mode survives a process crash; a power loss can drop the last transactions,
+  // which is safe here because the offsets live in the same transactions and are replayed.
+  exec("PRAGMA synchronous=NORMAL");
+}
+
+SqliteConnection::~SqliteConnection() { sqlite3_close_v2(db_); }
+
+void SqliteConnection::exec(const std::string& sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : sqlite3_errmsg(db_);
+    sqlite3_free(error);
+    throw StoreError("SQLite: " + message);
+  }
+}
+
+int SqliteConnection::changes() const { return sqlite3_changes(db_); }
+
+}  // namespace leafsync

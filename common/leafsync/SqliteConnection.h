@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace leafsync {
+
+// One prepared statement, finalized with its owner. Binds are 1-based as in SQLite; text and
+// blobs are bound without copying, so they must outlive the step.
+class SqliteStatement {
+ public:
+  SqliteStatement(sqlite3* db, std::string_view sql);
+  ~SqliteStatement();
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
+
+  SqliteStatement& bind(int index, std::int64_t value);
+  SqliteStatement& bind(int index, double value);
+  SqliteStatement& bindText(int index, std::string_view value);
+  SqliteStatement& bindBlob(int index, std::string_view value);
+  SqliteStatement& bindNull(int index);
+  SqliteStatement& bindOptional(int index, const std::optional<std::string>& value);
+  SqliteStatement& bindOptional(int index, const std::optional<double>& value);
+
+  bool step();  // true while a row is available; throws StoreError on failure
+  void run();   // step to completion, then reset
+  void reset();
+
+  std::int64_t columnInt(int index) const;
+  double columnDouble(int index) const;
+  std::string columnText(int index) const;
+  std::string columnBlob(int index) const;
+  bool columnIsNull(int index) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// One SQLite connection in WAL mode.
+class SqliteConnection {
+ public:
+  explicit SqliteConnection(const std::string& path);
+  ~SqliteConnection();
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+
+  void exec(const std::string& sql);
+  int changes() const;
+  sqlite3* handle() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace leafsync

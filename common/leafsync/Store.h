@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "leafsync/ChangeEvent.h"
+
+namespace leafsync {
+
+// The next offset to consume of one partition, kept in the copy beside the rows it produced.
+struct PartitionOffset {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t next_offset = 0;
+};
+
+enum class ApplyOutcome { Applied, Stale, MissingRow, DeletedRow };
+
+// What one batch did: per event (in batch order) and counted: applied (by op), or left alone
+// and why.
+struct ApplyCounts {
+  std::vector<ApplyOutcome> outcomes;
+  std::int64_t applied[4] = {0, 0, 0, 0};  // indexed by Op
+  std::int64_t stale = 0;                  // version not newer than the copy's
+  std::int64_t missing_row = 0;            // update of a row the copy never had
+  std::int64_t deleted_row = 0;            // update of a row the copy holds as deleted
+
+  std::int64_t appliedTotal() const { return applied[0] + applied[1] + applied[2] + applied[3]; }
+};
+
+// A database failure (connection lost, disk full, lock timeout): retriable, never a bad event.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The consumer's copy (consumer_plant_db). Each instance owns one connection and is used by
+// one thread at a time; open one per thread.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Applies the events in order under the version rule and stores the offsets, all in one
+  // transaction: either everything is durable or nothing is. Throws StoreError.
+  virtual ApplyCounts applyBatch(const std::vector<ChangeEvent>& events,
+                                 const std::vector<PartitionOffset>& offsets) = 0;
+
+  virtual std::optional<std::int64_t> nextOffset(const std::string& topic,
+                                                 std::int32_t partition) = 0;
+  virtual std::vector<PartitionOffset> offsets() = 0;
+
+  // Reads see live rows only; deleted rows are kept as tombstones but never returned.
+  virtual std::optional<ImageRecord> find(Plant plant, std::int64_t id) = 0;
+  virtual std::int64_t count(Plant plant) = 0;
+  virtual std::vector<ImageRecord> list(Plant plant, std::int64_t after_id, int limit) = 0;
+  // Version of the row including tombstones (0 when the copy never saw the id).
+  virtual std::int64_t versionOf(Plant plant, std::int64_t id) = 0;
+
+  virtual void ping() = 0;  // throws StoreError when the database does not answer
+};
+
+}  // namespace leafsync

@@ -1,0 +1,62 @@
+#include "leafsync/Timestamp.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace leafsync {
+namespace {
+
+bool digits(std::string_view s, std::size_t pos, std::size_t n) {
+  if (pos + n > s.size()) return false;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::int64_t nowMillis() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::int64_t nowMicros() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string isoTimestamp(std::int64_t micros) {
+  std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lld", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(((micros % 1000000) + 1000000) % 1000000));
+  return buf;
+}
+
+bool isIsoTimestamp(std::string_view s) {
+  if (!digits(s, 0, 4) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2) || s[7] != '-' ||
+      !digits(s, 8, 2) || (s[10] != 'T' && s[10] != ' ') || !digits(s, 11, 2) || s[13] != ':' ||
+      !digits(s, 14, 2) || s[16] != ':' || !digits(s, 17, 2)) {
+    return false;
+  }
+  std::size_t pos = 19;
+  if (pos < s.size() && s[pos] == '.') {
+    std::size_t start = ++pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+    if (pos == start || pos - start > 9) return false;
+  }
+  if (pos == s.size()) return true;
+  if (s[pos] == 'Z') return pos + 1 == s.size();
+  if (s[pos] == '+' || s[pos] == '-') {
+    return s.size() == pos + 6 && digits(s, pos + 1, 2) && s[pos + 3] == ':' &&
+           digits(s, pos + 4, 2);
+  }
+  return false;
+}
+
+}  // namespace leafsync

@@ -1,0 +1,102 @@
+#include "BatchApplier.h"
+
+#include <chrono>
+#include <map>
+
+#include "leafsync/Log.h"
+#include "leafsync/Timestamp.h"
+
+namespace leafsync {
+
+BatchApplier::BatchApplier(const TopicConfig& topic, DeadLetterSink& dead_letters,
+                           ConsumerMetrics& metrics)
+    : topic_(topic),
+      dead_letters_(dead_letters),
+      metrics_(metrics),
+      topic_metrics_(metrics.topic(topic.name)) {}
+
+PreparedBatch BatchApplier::prepare(const std::vector<InboundMessage>& messages) {
+  PreparedBatch batch;
+  batch.events.reserve(messages.size());
+  std::map<std::int32_t, std::int64_t> next_offsets;
+  std::size_t bytes = 0;
+  for (const InboundMessage& m : messages) {
+    bytes += m.key.size() + m.value.size();
+    auto& next = next_offsets[m.partition];
+    next = std::max(next, m.offset + 1);
+    if (!m.has_value) {
+      // A compaction tombstone after a delete: the delete event itself carried the change.
+      topic_metrics_.ignored_tombstone.Increment();
+      continue;
+    }
+    DecodeResult decoded = codec_.decode(m.key, m.value);
+    std::string reason;
+    if (auto* error = std::get_if<DecodeError>(&decoded)) {
+      reason = std::move(error->reason);
+    } else {
+      ChangeEvent& event = std::get<ChangeEvent>(decoded);
+      if (event.plant != topic_.plant) {
+        reason = "plant '" + std::string(plantName(event.plant)) + "' does not belong on topic '" +
+                 topic_.name + "'";
+      } else {
+        batch.events.push_back(std::move(event));
+        continue;
+      }
+    }
+    logEvent(LogLevel::Warn, "event_dead_lettered",
+             {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset},
+              {"reason", reason}});
+    dead_letters_.send(m, reason);
+    ++batch.dead_lettered;
+  }
+  topic_metrics_.events_consumed.Increment(static_cast<double>(messages.size()));
+  topic_metrics_.bytes_consumed.Increment(static_cast<double>(bytes));
+  if (batch.dead_lettered > 0) {
+    try {
+      dead_letters_.flush();
+    } catch (const DeadLetterError&) {
+      metrics_.dead_letter_failures.Increment();
+      throw;
+    }
+    topic_metrics_.dead_lettered.Increment(static_cast<double>(batch.dead_lettered));
+  }
+  for (const auto& [partition, next] : next_offsets) {
+    batch.offsets.push_back({topic_.name, partition, next});
+  }
+  return batch;
+}
+
+ApplyCounts BatchApplier::commit(Store& store, const PreparedBatch& batch) {
+  auto started = std::chrono::steady_clock::now();
+  ApplyCounts counts;
+  try {
+    counts = store.applyBatch(batch.events, batch.offsets);
+  } catch (const StoreError&) {
+    metrics_.db_errors.Increment();
+    throw;
+  }
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  metrics_.apply_batch_seconds.Observe(took.count());
+
+  std::int64_t now_ms = nowMillis();
+  for (std::size_t i = 0; i < batch.events.size(); ++i) {
+    if (counts.outcomes[i] != ApplyOutcome::Applied) continue;
+    double staleness = static_cast<double>(now_ms - batch.events[i].source_ts_ms) / 1000.0;
+    topic_metrics_.staleness.Observe(std::max(0.0, staleness));
+  }
+  for (int op = 0; op < 4; ++op) {
+    if (counts.applied[op] > 0) topic_metrics_.applied[op]->Increment(static_cast<double>(counts.applied[op]));
+  }
+  if (counts.stale > 0) topic_metrics_.ignored_stale.Increment(static_cast<double>(counts.stale));
+  if (counts.missing_row > 0) {
+    topic_metrics_.ignored_missing_row.Increment(static_cast<double>(counts.missing_row));
+    logEvent(LogLevel::Warn, "update_of_missing_row",
+             {{"topic", topic_.name}, {"count", counts.missing_row}});
+  }
+  if (counts.deleted_row > 0) {
+    topic_metrics_.ignored_deleted_row.Increment(static_cast<double>(counts.deleted_row));
+  }
+  return counts;
+}
+
+}  // namespace leafsync

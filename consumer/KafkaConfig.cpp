@@ -1,0 +1,58 @@
+#include "KafkaConfig.h"
+
+#include <set>
+
+#include "leafsync/ConsumerConfig.h"
+#include "leafsync/Log.h"
+
+namespace leafsync {
+
+std::unique_ptr<RdKafka::Conf> makeKafkaConf(const std::map<std::string, std::string>& properties) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  for (const auto& [key, value] : properties) {
+    if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) {
+      throw ConfigError("Kafka property '" + key + "': " + error);
+    }
+  }
+  return conf;
+}
+
+std::map<std::string, std::string> producerProperties(
+    const std::map<std::string, std::string>& properties) {
+  static const std::set<std::string> kConsumerOnly = {
+      "group.id", "group.instance.id", "enable.auto.commit", "auto.commit.interval.ms",
+      "enable.auto.offset.store", "auto.offset.reset", "partition.assignment.strategy",
+      "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
+      "enable.partition.eof", "isolation.level", "fetch.wait.max.ms", "fetch.min.bytes",
+      "fetch.max.bytes", "fetch.message.max.bytes", "queued.min.messages",
+      "queued.max.messages.kbytes", "group.protocol.type", "check.crcs"};
+  std::map<std::string, std::string> result;
+  for (const auto& [key, value] : properties) {
+    if (!kConsumerOnly.count(key)) result.emplace(key, value);
+  }
+  return result;
+}
+
+void KafkaLogger::event_cb(RdKafka::Event& event) {
+  switch (event.type()) {
+    case RdKafka::Event::EVENT_ERROR:
+      logEvent(event.fatal() ? LogLevel::Error : LogLevel::Warn, "kafka_error",
+               {{"client", client_}, {"code", RdKafka::err2str(event.err())},
+                {"message", event.str()}, {"fatal", event.fatal()}});
+      break;
+    case RdKafka::Event::EVENT_LOG: {
+      LogLevel level = event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR ? LogLevel::Error
+                       : event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING
+                           ? LogLevel::Warn
+                           : LogLevel::Debug;
+      logEvent(level, "kafka_log",
+               {{"client", client_}, {"facility", event.fac()}, {"message", event.str()}});
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+}  // namespace leafsync

@@ -1,0 +1,236 @@
+#include "TopicConsumer.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "leafsync/Log.h"
+
+namespace leafsync {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct TopicPartitionList {
+  std::vector<RdKafka::TopicPartition*> items;
+  ~TopicPartitionList() { RdKafka::TopicPartition::destroy(items); }
+};
+
+}  // namespace
+
+TopicConsumer::TopicConsumer(const ConsumerConfig& config, const TopicConfig& topic,
+                             std::unique_ptr<Store> store,
+                             std::unique_ptr<DeadLetterSink> dead_letters,
+                             ConsumerMetrics& metrics, SyncStatus& status)
+    : config_(config),
+      topic_(topic),
+      store_(std::move(store)),
+      dead_letters_(std::move(dead_letters)),
+      metrics_(metrics),
+      status_(status),
+      applier_(topic_, *dead_letters_, metrics),
+      logger_("consumer-" + topic.name) {
+  auto props = config.kafka;
+  // The copy holds the offsets; Kafka's committed offsets are only a mirror for tools.
+  props["enable.auto.commit"] = "false";
+  props["enable.auto.offset.store"] = "false";
+  props.emplace("partition.assignment.strategy", "cooperative-sticky");
+  props["client.id"] = (props.count("client.id") ? props["client.id"] : "leafsync") + "-" + topic.name;
+  if (auto it = props.find("group.instance.id"); it != props.end()) {
+    it->second += "-" + topic.name;  // one static member per topic consumer
+  }
+  auto conf = makeKafkaConf(props);
+  std::string error;
+  conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error);
+  conf->set("event_cb", static_cast<RdKafka::EventCb*>(&logger_), error);
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!consumer_) throw ConfigError("cannot create consumer for '" + topic.name + "': " + error);
+  pending_.reserve(static_cast<std::size_t>(config.batch_size));
+}
+
+TopicConsumer::~TopicConsumer() {
+  requestStop();
+  join();
+}
+
+void TopicConsumer::start() { thread_ = std::thread([this] { run(); }); }
+
+void TopicConsumer::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void TopicConsumer::run() {
+  RdKafka::ErrorCode err = consumer_->subscribe({topic_.name});
+  if (err != RdKafka::ERR_NO_ERROR) {
+    logEvent(LogLevel::Error, "subscribe_failed",
+             {{"topic", topic_.name}, {"error", RdKafka::err2str(err)}});
+    return;
+  }
+  logEvent(LogLevel::Info, "consumer_started", {{"topic", topic_.name}});
+  const auto linger = std::chrono::milliseconds(config_.linger_ms);
+  Clock::time_point deadline{};
+  while (!stop_) {
+    int timeout_ms = 100;
+    if (!pending_.empty()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+    }
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
+    switch (message->err()) {
+      case RdKafka::ERR_NO_ERROR:
+        if (pending_.empty()) deadline = Clock::now() + linger;
+        pending_.push_back(std::move(message));
+        break;
+      case RdKafka::ERR__TIMED_OUT:
+      case RdKafka::ERR__PARTITION_EOF:
+        break;
+      default:
+        logEvent(LogLevel::Warn, "consume_error",
+                 {{"topic", topic_.name}, {"error", message->errstr()}});
+        if (message->err() == RdKafka::ERR__FATAL) stop_ = true;
+        break;
+    }
+    if (!pending_.empty() &&
+        (pending_.size() >= static_cast<std::size_t>(config_.batch_size) ||
+         Clock::now() >= deadline)) {
+      flushPending();
+    }
+  }
+  flushPending();
+  // close() revokes our partitions through rebalance_cb and leaves the group at once.
+  consumer_->close();
+  logEvent(LogLevel::Info, "consumer_stopped", {{"topic", topic_.name}});
+}
+
+void TopicConsumer::flushPending() {
+  if (pending_.empty()) return;
+  std::vector<InboundMessage> batch;
+  batch.reserve(pending_.size());
+  for (const auto& m : pending_) {
+    InboundMessage in;
+    in.topic = topic_.name;
+    in.partition = m->partition();
+    in.offset = m->offset();
+    if (m->key_pointer()) in.key = std::string_view(static_cast<const char*>(m->key_pointer()), m->key_len());
+    in.has_value = m->payload() != nullptr;
+    if (in.has_value) in.value = std::string_view(static_cast<const char*>(m->payload()), m->len());
+    in.timestamp_ms = m->timestamp().timestamp;
+    batch.push_back(in);
+  }
+
+  PreparedBatch prepared;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      prepared = applier_.prepare(batch);
+      break;
+    } catch (const DeadLetterError& e) {
+      logEvent(LogLevel::Error, "dead_letter_retry",
+               {{"topic", topic_.name}, {"attempt", attempt}, {"error", e.what()}});
+      if (stop_) {
+        pending_.clear();  // nothing committed: the next owner replays these messages
+        return;
+      }
+      backoff(attempt);
+    }
+  }
+  ApplyCounts counts;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      counts = applier_.commit(*store_, prepared);
+      break;
+    } catch (const StoreError& e) {
+      logEvent(LogLevel::Error, "apply_failed",
+               {{"topic", topic_.name}, {"attempt", attempt}, {"error", e.what()}});
+      if (stop_) {
+        pending_.clear();
+        return;
+      }
+      metrics_.db_retries.Increment();
+      backoff(attempt);
+    }
+  }
+  std::int64_t newest_ts = 0;
+  for (const ChangeEvent& e : prepared.events) newest_ts = std::max(newest_ts, e.source_ts_ms);
+  for (const PartitionOffset& offset : prepared.offsets) {
+    std::int64_t low = 0;
+    std::int64_t high = -1;
+    consumer_->get_watermark_offsets(offset.topic, offset.partition, &low, &high);
+    if (high >= 0) metrics_.setLag(offset.topic, offset.partition, std::max<std::int64_t>(0, high - offset.next_offset));
+    status_.applied(offset.topic, offset.partition, offset.next_offset, high, newest_ts);
+  }
+  logEvent(LogLevel::Debug, "batch_applied",
+           {{"topic", topic_.name}, {"messages", pending_.size()},
+            {"applied", counts.appliedTotal()}, {"stale", counts.stale},
+            {"dead_lettered", prepared.dead_lettered}});
+  commitToKafka(prepared.offsets);
+  pending_.clear();
+}
+
+void TopicConsumer::commitToKafka(const std::vector<PartitionOffset>& offsets) {
+  TopicPartitionList list;
+  for (const PartitionOffset& o : offsets) {
+    list.items.push_back(RdKafka::TopicPartition::create(o.topic, o.partition, o.next_offset));
+  }
+  consumer_->commitAsync(list.items);
+}
+
+void TopicConsumer::backoff(int attempt) {
+  auto delay = std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6)));
+  auto until = Clock::now() + delay;
+  while (!stop_ && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                                 std::vector<RdKafka::TopicPartition*>& partitions) {
+  metrics_.rebalances.Increment();
+  bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    for (RdKafka::TopicPartition* tp : partitions) {
+      std::optional<std::int64_t> stored;
+      for (int attempt = 0;; ++attempt) {
+        try {
+          stored = store_->nextOffset(tp->topic(), tp->partition());
+          break;
+        } catch (const StoreError& e) {
+          logEvent(LogLevel::Error, "offset_read_failed", {{"error", e.what()}});
+          if (stop_) break;
+          backoff(attempt);
+        }
+      }
+      std::int64_t start = stored ? *stored
+                           : config_.start_from_latest_when_empty ? RdKafka::Topic::OFFSET_END
+                                                                  : RdKafka::Topic::OFFSET_BEGINNING;
+      tp->set_offset(start);
+      status_.assigned(tp->topic(), tp->partition(), stored.value_or(-1));
+      logEvent(LogLevel::Info, "partition_assigned",
+               {{"topic", tp->topic()}, {"partition", tp->partition()},
+                {"offset", stored ? std::to_string(*stored) : std::string("none")}});
+    }
+    std::unique_ptr<RdKafka::Error> error;
+    if (cooperative) {
+      error.reset(consumer->incremental_assign(partitions));
+    } else {
+      consumer->assign(partitions);
+    }
+    if (error) logEvent(LogLevel::Error, "assign_failed", {{"error", error->str()}});
+    status_.topicJoined(topic_.name);
+  } else if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
+    // Apply what we hold before the partitions move, so the next owner starts after it.
+    flushPending();
+    for (RdKafka::TopicPartition* tp : partitions) {
+      status_.revoked(tp->topic(), tp->partition());
+      metrics_.clearLag(tp->topic(), tp->partition());
+      logEvent(LogLevel::Info, "partition_revoked",
+               {{"topic", tp->topic()}, {"partition", tp->partition()}});
+    }
+    if (cooperative) {
+      std::unique_ptr<RdKafka::Error> error(consumer->incremental_unassign(partitions));
+    } else {
+      consumer->unassign();
+    }
+  } else {
+    logEvent(LogLevel::Error, "rebalance_error", {{"error", RdKafka::err2str(err)}});
+    consumer->unassign();
+  }
+}
+
+}  // namespace leafsync

@@ -1,0 +1,117 @@
+// leafsync-consumer: Kafka change events → the copy (consumer_plant_db) + the read API.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <pistache/router.h>
+#include <string>
+#include <vector>
+
+#include "KafkaDeadLetterProducer.h"
+#include "ReadApi.h"
+#include "SyncStatus.h"
+#include "TopicConsumer.h"
+#include "leafsync/ConsumerConfig.h"
+#include "leafsync/ConsumerMetrics.h"
+#include "leafsync/HttpSupport.h"
+#include "leafsync/Log.h"
+#include "leafsync/StoreFactory.h"
+#include "leafsync/StorePool.h"
+
+namespace {
+
+constexpr std::size_t kMaxRequestBytes = 1 << 20;
+
+void usage() {
+  std::cout << "usage: leafsync-consumer [--config PATH] [--print-env]\n"
+               "  --config PATH   service settings (YAML), default config/consumer.yaml\n"
+               "  --print-env     list the LEAFSYNC_* variables that override settings\n";
+}
+
+int run(const std::string& config_path) {
+  using namespace leafsync;
+  ConsumerConfig config = loadConsumerConfig(config_path, processEnvironment());
+  setLogLevel(config.log_level);
+
+  std::vector<std::string> topic_names;
+  for (const TopicConfig& t : config.topics) topic_names.push_back(t.name);
+  ConsumerMetrics metrics(topic_names);
+  SyncStatus status;
+
+  std::vector<std::unique_ptr<TopicConsumer>> consumers;
+  for (const TopicConfig& topic : config.topics) {
+    consumers.push_back(std::make_unique<TopicConsumer>(
+        config, topic, openStore(config.database_url),
+        std::make_unique<KafkaDeadLetterProducer>(config.kafka, config.dead_letter_topic, topic.name),
+        metrics, status));
+  }
+
+  StorePool stores([&config] { return openStore(config.database_url); },
+                   static_cast<std::size_t>(config.http_threads));
+  ReadApi api(stores, metrics, status, topic_names, config.producer_url);
+  Pistache::Rest::Router router;
+  api.registerRoutes(router);
+  HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads, kMaxRequestBytes);
+  server.start(router);
+
+  for (auto& consumer : consumers) consumer->start();
+  logEvent(LogLevel::Info, "started",
+           {{"http_port", server.port()}, {"topics", topic_names.size()},
+            {"database", config.database_url}, {"batch_size", config.batch_size},
+            {"linger_ms", config.linger_ms}});
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  logEvent(LogLevel::Info, "stopping", {{"signal", strsignal(signal_number)}});
+
+  for (auto& consumer : consumers) consumer->requestStop();
+  for (auto& consumer : consumers) consumer->join();
+  consumers.clear();
+  logEvent(LogLevel::Info, "stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread starts, so only sigwait() sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::string config_path = "config/consumer.yaml";
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (arg == "--print-env") {
+      for (const auto& e : leafsync::consumerEnvOverrides()) std::cout << e.name << '\t' << e.setting << '\n';
+      return 0;
+    } else if (arg == "--help" || arg == "-h") {
+      usage();
+      return 0;
+    } else {
+      usage();
+      return 2;
+    }
+  }
+  try {
+    return run(config_path);
+  } catch (const leafsync::ConfigError& e) {
+    leafsync::logEvent(leafsync::LogLevel::Error, "config_error", {{"error", e.what()}});
+    return 2;
+  } catch (const std::exception& e) {
+    leafsync::logEvent(leafsync::LogLevel::Error, "startup_failed", {{"error", e.what()}});
+    return 1;
+  }
+}
