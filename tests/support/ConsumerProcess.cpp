@@ -1,0 +1,133 @@
+#include "support/ConsumerProcess.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+
+#include "support/HttpClient.h"
+#include "support/KafkaTestKit.h"
+
+namespace leafsync::testing {
+
+ConsumerSetup::ConsumerSetup(const TempDir& dir, int partitions) {
+  std::string suffix = uniqueSuffix();
+  for (Plant plant : kAllPlants) topics.push_back("it-" + suffix + "-" + std::string(plantName(plant)));
+  dead_letter_topic = "it-" + suffix + "-dlq";
+  group = "it-" + suffix;
+  database_path = dir.file("consumer_plant_db.sqlite");
+  config_path = dir.file("consumer.yaml");
+  std::vector<std::string> all = topics;
+  createTopics(topics, partitions);
+  createTopics({dead_letter_topic}, 1);
+
+  std::ofstream(dir.file("kafka.json"))
+      << R"({"bootstrap.servers": ")" << testBootstrap() << R"(", "group.id": ")" << group
+      << R"(", "client.id": "it-consumer", "auto.offset.reset": "earliest",)"
+      << R"( "session.timeout.ms": "6000", "fetch.wait.max.ms": "50"})";
+  std::ofstream yaml(config_path);
+  yaml << "kafka:\n  properties: kafka.json\n  dead_letter_topic: " << dead_letter_topic << "\n"
+       << "topics:\n";
+  for (Plant plant : kAllPlants) {
+    yaml << "  - {name: " << topic(plant) << ", plant: " << plantName(plant) << "}\n";
+  }
+  yaml << "database:\n  url: sqlite:" << database_path << "\n"
+       << "apply: {batch_size: 500, linger_ms: 10}\nhttp: {port: 0, threads: 2}\n";
+}
+
+ConsumerProcess::ConsumerProcess(const ConsumerSetup& setup, std::string log_path,
+                                 std::map<std::string, std::string> extra_env)
+    : setup_(setup), log_path_(std::move(log_path)), env_(std::move(extra_env)) {}
+
+ConsumerProcess::~ConsumerProcess() {
+  if (pid_ > 0) kill9();
+}
+
+void ConsumerProcess::start() {
+  if (pid_ > 0) throw std::logic_error("consumer already running");
+  log_offset_ = log().size();  // this run's lines start here
+  pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    for (const auto& [key, value] : env_) setenv(key.c_str(), value.c_str(), 1);
+    execl(LEAFSYNC_CONSUMER_BIN, LEAFSYNC_CONSUMER_BIN, "--config", setup_.config_path.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  pid_ = pid;
+  port_ = 0;
+}
+
+std::string ConsumerProcess::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::uint16_t ConsumerProcess::waitStarted(std::chrono::milliseconds deadline) {
+  std::regex started("event=started http_port=([0-9]+)");
+  eventually(
+      [&] {
+        std::string text = log().substr(log_offset_);
+        for (auto it = std::sregex_iterator(text.begin(), text.end(), started); it != std::sregex_iterator(); ++it) {
+          port_ = static_cast<std::uint16_t>(std::stoi((*it)[1]));
+        }
+        return port_ != 0 || !running();
+      },
+      deadline);
+  if (port_ == 0) throw std::runtime_error("consumer did not start; log:\n" + log());
+  return port_;
+}
+
+bool ConsumerProcess::waitReady(std::chrono::milliseconds deadline) {
+  if (port_ == 0) waitStarted();
+  return eventually([&] { return httpRequest(port_, "GET", "/readyz").status == 200; }, deadline,
+                    std::chrono::milliseconds(50));
+}
+
+void ConsumerProcess::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  port_ = 0;
+}
+
+int ConsumerProcess::terminate(std::chrono::milliseconds deadline, std::chrono::milliseconds* took) {
+  if (pid_ <= 0) return -1;
+  auto started = std::chrono::steady_clock::now();
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  bool exited = eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, deadline,
+                           std::chrono::milliseconds(10));
+  if (took) *took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  if (!exited) {
+    kill9();
+    return -1;
+  }
+  pid_ = -1;
+  port_ = 0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool ConsumerProcess::running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace leafsync::testing

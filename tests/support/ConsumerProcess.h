@@ -1,0 +1,77 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "leafsync/Plant.h"
+#include "support/TempDir.h"
+
+namespace leafsync::testing {
+
+// A consumer set up for one test: its own topics (unique names mapped to the plants), group,
+// dead-letter topic and SQLite copy, all created on the real broker.
+struct ConsumerSetup {
+  explicit ConsumerSetup(const TempDir& dir, int partitions = 3);
+
+  std::string topic(Plant plant) const { return topics.at(plantIndex(plant)); }
+
+  std::vector<std::string> topics;  // by plant index
+  std::string dead_letter_topic;
+  std::string group;
+  std::string database_path;
+  std::string config_path;
+};
+
+// The real leafsync-consumer binary as a child process, logging to a file.
+class ConsumerProcess {
+ public:
+  ConsumerProcess(const ConsumerSetup& setup, std::string log_path,
+                  std::map<std::string, std::string> extra_env = {});
+  ~ConsumerProcess();
+  ConsumerProcess(const ConsumerProcess&) = delete;
+  ConsumerProcess& operator=(const ConsumerProcess&) = delete;
+
+  void start();
+  // Waits for the "started" log line and returns the HTTP port it bound.
+  std::uint16_t waitStarted(std::chrono::milliseconds deadline = std::chrono::seconds(20));
+  bool waitReady(std::chrono::milliseconds deadline = std::chrono::seconds(30));
+  void kill9();
+  // SIGTERM and wait; returns the exit code (or 128+signal), -1 if it did not exit in time.
+  int terminate(std::chrono::milliseconds deadline, std::chrono::milliseconds* took = nullptr);
+  bool running();
+  std::uint16_t port() const { return port_; }
+  std::string log() const;
+
+ private:
+  const ConsumerSetup& setup_;
+  std::string log_path_;
+  std::map<std::string, std::string> env_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  std::size_t log_offset_ = 0;
+};
+
+// Polls `condition` until it holds or the deadline passes.
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::milliseconds deadline,
+                std::chrono::milliseconds every = std::chrono::milliseconds(20));
+
+}  // namespace leafsync::testing
+
+#include <thread>
+
+template <typename Condition>
+bool leafsync::testing::eventually(Condition condition, std::chrono::milliseconds deadline,
+                                   std::chrono::milliseconds every) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(every);
+  }
+  return condition();
+}

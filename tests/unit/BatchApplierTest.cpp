@@ -1,0 +1,133 @@
+#include "BatchApplier.h"
+
+#include <gtest/gtest.h>
+
+#include <list>
+
+#include "leafsync/StoreFactory.h"
+#include "support/EventBuilder.h"
+#include "support/TempDir.h"
+
+namespace leafsync {
+namespace {
+
+using testing::EventBuilder;
+
+// Records dead letters; can be told to fail its flush like an unreachable broker.
+class RecordingDeadLetters : public DeadLetterSink {
+ public:
+  struct Letter {
+    std::string key, value, reason;
+    std::int32_t partition;
+    std::int64_t offset;
+  };
+  void send(const InboundMessage& m, const std::string& reason) override {
+    sent.push_back({std::string(m.key), std::string(m.value), reason, m.partition, m.offset});
+  }
+  void flush() override {
+    if (fail_flush) throw DeadLetterError("broker unreachable");
+    durable = sent.size();
+  }
+  std::vector<Letter> sent;
+  std::size_t durable = 0;
+  bool fail_flush = false;
+};
+
+class BatchApplierTest : public ::testing::Test {
+ protected:
+  BatchApplierTest()
+      : metrics_({"potato"}),
+        store_(openStore("sqlite:" + dir_.file("copy.db"))),
+        applier_(TopicConfig{"potato", Plant::Potato, EventFormat::Native}, dead_letters_, metrics_) {}
+
+  InboundMessage message(std::int32_t partition, std::int64_t offset, const std::string& key,
+                         const std::string& value) {
+    keep_.push_back(key);
+    keep_.push_back(value);
+    InboundMessage m;
+    m.topic = "potato";
+    m.partition = partition;
+    m.offset = offset;
+    m.key = *std::next(keep_.rbegin());
+    m.value = keep_.back();
+    return m;
+  }
+
+  testing::TempDir dir_;
+  ConsumerMetrics metrics_;
+  RecordingDeadLetters dead_letters_;
+  std::unique_ptr<Store> store_;
+  BatchApplier applier_;
+  std::list<std::string> keep_;
+};
+
+TEST_F(BatchApplierTest, MalformedMessageIsDeadLetteredWithItsReasonAndTheStreamGoesOn) {
+  std::vector<InboundMessage> batch = {message(0, 10, "1", EventBuilder::create(1, 1).json()),
+                                       message(0, 11, "2", "{broken"),
+                                       message(0, 12, "3", EventBuilder::create(3, 1).json())};
+  PreparedBatch prepared = applier_.prepare(batch);
+  applier_.commit(*store_, prepared);
+
+  ASSERT_EQ(dead_letters_.sent.size(), 1u);
+  EXPECT_EQ(dead_letters_.durable, 1u);
+  EXPECT_EQ(dead_letters_.sent[0].value, "{broken");
+  EXPECT_EQ(dead_letters_.sent[0].offset, 11);
+  EXPECT_NE(dead_letters_.sent[0].reason.find("malformed JSON"), std::string::npos);
+  EXPECT_TRUE(store_->find(Plant::Potato, 1));
+  EXPECT_TRUE(store_->find(Plant::Potato, 3));
+  EXPECT_EQ(store_->nextOffset("potato", 0), 13) << "the offset moves past the dead letter";
+  EXPECT_EQ(metrics_.topic("potato").dead_lettered.Value(), 1);
+}
+
+TEST_F(BatchApplierTest, EventOfAnotherPlantIsDeadLettered) {
+  PreparedBatch prepared = applier_.prepare(
+      {message(1, 0, "1", EventBuilder::create(1, 1, Plant::Tomato).json())});
+  EXPECT_TRUE(prepared.events.empty());
+  ASSERT_EQ(dead_letters_.sent.size(), 1u);
+  EXPECT_EQ(dead_letters_.sent[0].reason, "plant 'tomato' does not belong on topic 'potato'");
+}
+
+TEST_F(BatchApplierTest, OffsetsAreTheNextOffsetOfEachPartition) {
+  PreparedBatch prepared = applier_.prepare({message(0, 5, "1", EventBuilder::create(1, 1).json()),
+                                             message(2, 7, "2", EventBuilder::create(2, 1).json()),
+                                             message(0, 6, "1", EventBuilder::update(1, 2).active(true).json())});
+  ASSERT_EQ(prepared.offsets.size(), 2u);
+  EXPECT_EQ(prepared.offsets[0].partition, 0);
+  EXPECT_EQ(prepared.offsets[0].next_offset, 7);
+  EXPECT_EQ(prepared.offsets[1].partition, 2);
+  EXPECT_EQ(prepared.offsets[1].next_offset, 8);
+}
+
+TEST_F(BatchApplierTest, KafkaTombstoneIsSkippedButItsOffsetCounts) {
+  InboundMessage tombstone = message(0, 3, "1", "");
+  tombstone.has_value = false;
+  PreparedBatch prepared = applier_.prepare({tombstone});
+  EXPECT_TRUE(prepared.events.empty());
+  EXPECT_TRUE(dead_letters_.sent.empty());
+  EXPECT_EQ(prepared.offsets.at(0).next_offset, 4);
+  EXPECT_EQ(metrics_.topic("potato").ignored_tombstone.Value(), 1);
+}
+
+TEST_F(BatchApplierTest, UndeliverableDeadLetterStopsTheBatchBeforeAnythingIsCommitted) {
+  dead_letters_.fail_flush = true;
+  EXPECT_THROW(applier_.prepare({message(0, 0, "1", EventBuilder::create(1, 1).json()),
+                                 message(0, 1, "2", "nope")}),
+               DeadLetterError);
+  EXPECT_FALSE(store_->nextOffset("potato", 0));
+  EXPECT_FALSE(store_->find(Plant::Potato, 1));
+  EXPECT_EQ(metrics_.dead_letter_failures.Value(), 1);
+}
+
+TEST_F(BatchApplierTest, CommitCountsAppliedAndIgnoredEvents) {
+  applier_.commit(*store_, applier_.prepare({message(0, 0, "1", EventBuilder::create(1, 1).json()),
+                                              message(0, 1, "1", EventBuilder::create(1, 1).json()),
+                                              message(0, 2, "4", EventBuilder::update(4, 2).active(true).json())}));
+  auto& m = metrics_.topic("potato");
+  EXPECT_EQ(m.applied[static_cast<int>(Op::Create)]->Value(), 1);
+  EXPECT_EQ(m.ignored_stale.Value(), 1);
+  EXPECT_EQ(m.ignored_missing_row.Value(), 1);
+  EXPECT_EQ(m.events_consumed.Value(), 3);
+}
+
+}  // namespace
+}  // namespace leafsync

@@ -1,0 +1,108 @@
+#include "leafsync/ConsumerConfig.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+
+#include "support/TempDir.h"
+
+namespace leafsync {
+namespace {
+
+class ConsumerConfigTest : public ::testing::Test {
+ protected:
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_.file(name)) << text;
+  }
+  ConsumerConfig load() {
+    return loadConsumerConfig(dir_.file("consumer.yaml"), [this](const std::string& name) -> std::optional<std::string> {
+      auto it = env_.find(name);
+      if (it == env_.end()) return std::nullopt;
+      return it->second;
+    });
+  }
+  void SetUp() override {
+    write("kafka.json", R"({"bootstrap.servers":"127.0.0.1:9092","group.id":"g","fetch.wait.max.ms":100})");
+    write("consumer.yaml", "kafka:\n  properties: kafka.json\n");
+  }
+
+  testing::TempDir dir_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(ConsumerConfigTest, KafkaPropertiesArePassedThroughFromTheJsonFile) {
+  ConsumerConfig c = load();
+  EXPECT_EQ(c.kafka.at("bootstrap.servers"), "127.0.0.1:9092");
+  EXPECT_EQ(c.kafka.at("fetch.wait.max.ms"), "100");
+}
+
+TEST_F(ConsumerConfigTest, DefaultsToTheThreePlantTopics) {
+  ConsumerConfig c = load();
+  ASSERT_EQ(c.topics.size(), 3u);
+  EXPECT_EQ(c.topics[0].name, "potato");
+  EXPECT_EQ(c.topics[2].plant, Plant::Pepper);
+  EXPECT_EQ(c.http_port, 8080);
+}
+
+TEST_F(ConsumerConfigTest, YamlSettingsAreRead) {
+  write("consumer.yaml",
+        "kafka: {properties: kafka.json, start_when_empty: latest}\n"
+        "topics:\n  - {name: leaves.tomato, plant: tomato, format: debezium}\n"
+        "database: {url: 'sqlite:/tmp/x.db'}\napply: {batch_size: 50, linger_ms: 5}\n"
+        "http: {port: 9000, threads: 4}\nlog_level: debug\n");
+  ConsumerConfig c = load();
+  ASSERT_EQ(c.topics.size(), 1u);
+  EXPECT_EQ(c.topics[0].name, "leaves.tomato");
+  EXPECT_EQ(c.topics[0].format, EventFormat::Debezium);
+  EXPECT_TRUE(c.start_from_latest_when_empty);
+  EXPECT_EQ(c.database_url, "sqlite:/tmp/x.db");
+  EXPECT_EQ(c.batch_size, 50);
+  EXPECT_EQ(c.http_threads, 4);
+  EXPECT_EQ(c.log_level, LogLevel::Debug);
+}
+
+TEST_F(ConsumerConfigTest, EnvironmentOverridesWin) {
+  env_ = {{"LEAFSYNC_BOOTSTRAP_SERVERS", "kafka:9092"}, {"LEAFSYNC_GROUP_ID", "copy-2"},
+          {"LEAFSYNC_DATABASE_URL", "sqlite:/data/copy.db"}, {"LEAFSYNC_HTTP_PORT", "18080"},
+          {"LEAFSYNC_TOPICS", "tomato,pepper"}};
+  ConsumerConfig c = load();
+  EXPECT_EQ(c.kafka.at("bootstrap.servers"), "kafka:9092");
+  EXPECT_EQ(c.kafka.at("group.id"), "copy-2");
+  EXPECT_EQ(c.database_url, "sqlite:/data/copy.db");
+  EXPECT_EQ(c.http_port, 18080);
+  ASSERT_EQ(c.topics.size(), 2u);
+  EXPECT_EQ(c.topics[1].plant, Plant::Pepper);
+}
+
+TEST_F(ConsumerConfigTest, BadValuesAreRefusedWithTheSettingNamed) {
+  env_ = {{"LEAFSYNC_HTTP_PORT", "eighty"}};
+  try {
+    load();
+    FAIL() << "accepted a non-numeric port";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("LEAFSYNC_HTTP_PORT"), std::string::npos);
+  }
+}
+
+TEST_F(ConsumerConfigTest, MissingPropertiesFileIsAConfigError) {
+  write("consumer.yaml", "kafka:\n  properties: nowhere.json\n");
+  EXPECT_THROW(load(), ConfigError);
+}
+
+TEST_F(ConsumerConfigTest, UnknownPlantTopicIsAConfigError) {
+  write("consumer.yaml", "kafka: {properties: kafka.json}\ntopics:\n  - {name: banana}\n");
+  EXPECT_THROW(load(), ConfigError);
+}
+
+TEST_F(ConsumerConfigTest, EveryOverrideIsDocumented) {
+  std::vector<std::string> names;
+  for (const auto& e : consumerEnvOverrides()) names.push_back(e.name);
+  for (const char* required : {"LEAFSYNC_BOOTSTRAP_SERVERS", "LEAFSYNC_DATABASE_URL",
+                               "LEAFSYNC_HTTP_PORT", "LEAFSYNC_GROUP_ID"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), required), names.end()) << required;
+  }
+}
+
+}  // namespace
+}  // namespace leafsync
