@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, starts a real Kafka broker on its own
+# port, runs every test tier (unit, integration), then the same under AddressSanitizer and
+# UndefinedBehaviorSanitizer, and a short benchmark smoke run. Exit code 0 = all green.
+#   LEAFSYNC_SKIP_SANITIZERS=1   skip the sanitizer build (faster local runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+scripts/build.sh build
+
+export KAFKA_PORT=${LEAFSYNC_TEST_KAFKA_PORT:-19092}
+export KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1))
+export LEAFSYNC_TEST_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+started_kafka=0
+cleanup() {
+  if [ "$started_kafka" = 1 ]; then scripts/kafka.sh stop --purge >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+if ! scripts/kafka.sh status >/dev/null 2>&1; then
+  scripts/kafka.sh start
+  started_kafka=1
+fi
+
+echo "== unit and integration tests"
+ctest --test-dir build --output-on-failure --timeout 300 -j2
+
+if [ "${LEAFSYNC_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== the same under AddressSanitizer + UndefinedBehaviorSanitizer"
+  scripts/build.sh build-sanitize -DLEAFSYNC_SANITIZE=ON
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
+    ctest --test-dir build-sanitize --output-on-failure --timeout 600 -j2
+fi
+
+echo "== benchmark smoke run"
+build/bin/leafsync-bench-apply --events 20000 --bootstrap "$LEAFSYNC_TEST_BOOTSTRAP"
