@@ -5,7 +5,8 @@
 
 #include "SyncStatus.h"
 #include "leafsync/ConsumerMetrics.h"
-#include "leafsync/StorePool.h"
+#include "leafsync/ConnectionPool.h"
+#include "leafsync/Store.h"
 
 namespace Pistache::Rest {
 class Router;
@@ -18,13 +19,13 @@ namespace leafsync {
 // here with a JSON error that says so.
 class ReadApi {
  public:
-  ReadApi(StorePool& stores, ConsumerMetrics& metrics, SyncStatus& status,
+  ReadApi(ConnectionPool<Store>& stores, ConsumerMetrics& metrics, SyncStatus& status,
           std::vector<std::string> topics, std::string producer_url);
 
   void registerRoutes(Pistache::Rest::Router& router);
 
  private:
-  StorePool& stores_;
+  ConnectionPool<Store>& stores_;
   ConsumerMetrics& metrics_;
   SyncStatus& status_;
   std::vector<std::string> topics_;

@@ -19,7 +19,7 @@
 #include "leafsync/HttpSupport.h"
 #include "leafsync/Log.h"
 #include "leafsync/StoreFactory.h"
-#include "leafsync/StorePool.h"
+#include "leafsync/ConnectionPool.h"
 
 namespace {
 
@@ -49,7 +49,7 @@ int run(const std::string& config_path) {
         metrics, status));
   }
 
-  StorePool stores([&config] { return openStore(config.database_url); },
+  ConnectionPool<Store> stores([&config] { return openStore(config.database_url); },
                    static_cast<std::size_t>(config.http_threads));
   ReadApi api(stores, metrics, status, topic_names, config.producer_url);
   Pistache::Rest::Router router;

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "leafsync/ByteEncoding.h"
+#include "leafsync/Log.h"
+#include "leafsync/Store.h"
 
 namespace leafsync {
 
@@ -119,5 +121,102 @@ void HttpServer::start(Rest::Router& router) {
 }
 
 std::uint16_t HttpServer::port() const { return static_cast<std::uint16_t>(endpoint_->getPort()); }
+
+}  // namespace leafsync
+
+namespace leafsync {
+
+using Code = Http::Code;
+
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+}  // namespace
+
+Rest::Route::Handler guarded(HttpHandler handler) {
+  return [handler = std::move(handler)](const Rest::Request request, Http::ResponseWriter response) {
+    try {
+      handler(request, response);
+    } catch (const StoreError& e) {
+      logEvent(LogLevel::Error, "http_store_error", {{"resource", request.resource()}, {"error", e.what()}});
+      sendError(request, response, Code::Service_Unavailable, "the database is unavailable");
+    } catch (const std::exception& e) {
+      logEvent(LogLevel::Error, "http_error", {{"resource", request.resource()}, {"error", e.what()}});
+      sendError(request, response, Code::Internal_Server_Error, "internal error");
+    }
+    return Rest::Route::Result::Ok;
+  };
+}
+
+void registerImageReadRoutes(Rest::Router& router, WithReader with_reader) {
+  Rest::Routes::Get(router, "/ping", guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
+    sendJson(req, res, Code::Ok, "\"Hello, I am alive\"");
+  }));
+
+  Rest::Routes::Get(router, "/image-plant/is-deployed/", guarded([with_reader](const Rest::Request& req, Http::ResponseWriter& res) {
+    with_reader([&](ImageReader& reader) { reader.ping(); });
+    sendJson(req, res, Code::Ok, R"({"is_deployed":true})");
+  }));
+
+  Rest::Routes::Get(router, "/image-plant/:plant/total/", guarded([with_reader](const Rest::Request& req, Http::ResponseWriter& res) {
+    auto plant = plantParam(req);
+    if (!plant) return sendError(req, res, Code::Not_Found, unknownPlantDetail(req.param(":plant").as<std::string>()));
+    std::int64_t total = 0;
+    with_reader([&](ImageReader& reader) { total = reader.count(*plant); });
+    sendJson(req, res, Code::Ok, nlohmann::json{{"total_images", total}}.dump());
+  }));
+
+  Rest::Routes::Get(router, "/image-plant/:plant/", guarded([with_reader](const Rest::Request& req, Http::ResponseWriter& res) {
+    auto plant = plantParam(req);
+    if (!plant) return sendError(req, res, Code::Not_Found, unknownPlantDetail(req.param(":plant").as<std::string>()));
+    std::int64_t after_id = 0;
+    int limit = kDefaultPageSize;
+    if (auto text = req.query().get("after_id")) {
+      auto parsed = *text == "0" ? std::optional<std::int64_t>(0) : parsePositiveId(*text);
+      if (!parsed) return sendError(req, res, Code::Unprocessable_Entity, "query 'after_id' must be a non-negative integer");
+      after_id = *parsed;
+    }
+    if (auto text = req.query().get("limit")) {
+      auto parsed = parsePositiveId(*text);
+      if (!parsed || *parsed > kMaxPageSize) {
+        return sendError(req, res, Code::Unprocessable_Entity, "query 'limit' must be an integer in [1, 1000]");
+      }
+      limit = static_cast<int>(*parsed);
+    }
+    std::vector<ImageRecord> images;
+    with_reader([&](ImageReader& reader) { images = reader.list(*plant, after_id, limit); });
+    std::string body = "{\"items\":[";
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      if (i) body += ',';
+      body += imageJson(images[i]);
+    }
+    body += "],\"next_after_id\":";
+    body += images.size() == static_cast<std::size_t>(limit) ? std::to_string(images.back().id) : "null";
+    body += '}';
+    sendJson(req, res, Code::Ok, body);
+  }));
+
+  Rest::Routes::Get(router, "/image-plant/:plant/:id", guarded([with_reader](const Rest::Request& req, Http::ResponseWriter& res) {
+    auto plant = plantParam(req);
+    if (!plant) return sendError(req, res, Code::Not_Found, unknownPlantDetail(req.param(":plant").as<std::string>()));
+    auto id = idParam(req);
+    if (!id) {
+      return sendError(req, res, Code::Unprocessable_Entity,
+                       "image id must be a positive integer, got '" + req.param(":id").as<std::string>() + "'");
+    }
+    std::optional<ImageRecord> image;
+    with_reader([&](ImageReader& reader) { image = reader.find(*plant, *id); });
+    if (!image) {
+      return sendError(req, res, Code::Not_Found, std::string(plantName(*plant)) + " image " + std::to_string(*id) + " not found");
+    }
+    sendJson(req, res, Code::Ok, imageJson(*image));
+  }));
+
+  router.addNotFoundHandler(guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
+    sendError(req, res, Code::Not_Found, "no route for " + std::string(Http::methodString(req.method())) + " " + req.resource());
+  }));
+}
 
 }  // namespace leafsync

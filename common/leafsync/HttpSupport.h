@@ -8,6 +8,7 @@
 #include <pistache/router.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,19 @@ std::optional<std::int64_t> idParam(const Pistache::Rest::Request& request);
 std::optional<std::int64_t> parsePositiveId(std::string_view text);
 
 std::string unknownPlantDetail(std::string_view name);
+
+// Wraps a handler so it always answers JSON: 503 when the database fails, 500 otherwise.
+using HttpHandler = std::function<void(const Pistache::Rest::Request&, Pistache::Http::ResponseWriter&)>;
+Pistache::Rest::Route::Handler guarded(HttpHandler handler);
+
+class ImageReader;
+// Runs `use` with a reader borrowed for one request.
+using WithReader = std::function<void(const std::function<void(ImageReader&)>& use)>;
+
+// The seed's read endpoints, the same on the image-api and on the copy: /ping,
+// /image-plant/is-deployed/, /image-plant/{plant}/total/, /image-plant/{plant}/{id}, the
+// paginated listing /image-plant/{plant}/?after_id=&limit=, and a JSON 404 for other paths.
+void registerImageReadRoutes(Pistache::Rest::Router& router, WithReader with_reader);
 
 // Owns a Pistache endpoint serving a router on 0.0.0.0:port (port 0 picks a free one).
 class HttpServer {

@@ -119,4 +119,6 @@ void SqliteConnection::exec(const std::string& sql) {
 
 int SqliteConnection::changes() const { return sqlite3_changes(db_); }
 
+std::int64_t SqliteConnection::lastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
+
 }  // namespace leafsync

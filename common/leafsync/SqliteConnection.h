@@ -52,6 +52,7 @@ class SqliteConnection {
 
   void exec(const std::string& sql);
   int changes() const;
+  std::int64_t lastInsertRowid() const;
   sqlite3* handle() const { return db_; }
 
  private:

@@ -1,5 +1,6 @@
 #include "leafsync/SqliteStore.h"
 
+#include "leafsync/SqliteImageRow.h"
 #include "leafsync/Timestamp.h"
 
 namespace leafsync {
@@ -7,10 +8,8 @@ namespace {
 
 constexpr int kSchemaVersion = 1;
 
-std::string tableName(Plant plant) { return "image_" + std::string(plantName(plant)); }
-
 std::string createTableSql(Plant plant) {
-  return "CREATE TABLE IF NOT EXISTS " + tableName(plant) +
+  return "CREATE TABLE IF NOT EXISTS " + imageTable(plant) +
          " (id INTEGER PRIMARY KEY, camera_id INTEGER NOT NULL, data BLOB NOT NULL,"
          " latitude REAL NOT NULL, longitude REAL NOT NULL, created_at TEXT NOT NULL,"
          " updated_at TEXT NOT NULL, is_active INTEGER NOT NULL, is_deleted INTEGER NOT NULL,"
@@ -19,32 +18,13 @@ std::string createTableSql(Plant plant) {
          " applied_ms INTEGER NOT NULL)";
 }
 
-constexpr const char* kSelectColumns =
-    "SELECT id, camera_id, data, latitude, longitude, created_at, updated_at, is_active,"
-    " is_deleted, disease, percentage, version FROM ";
-
-ImageRecord readImage(const SqliteStatement& s) {
-  ImageRecord r;
-  r.id = s.columnInt(0);
-  r.camera_id = s.columnInt(1);
-  r.data = s.columnBlob(2);
-  r.latitude = s.columnDouble(3);
-  r.longitude = s.columnDouble(4);
-  r.created_at = s.columnText(5);
-  r.updated_at = s.columnText(6);
-  r.is_active = s.columnInt(7) != 0;
-  r.is_deleted = s.columnInt(8) != 0;
-  if (!s.columnIsNull(9)) r.disease = s.columnText(9);
-  if (!s.columnIsNull(10)) r.percentage = s.columnDouble(10);
-  r.version = s.columnInt(11);
-  return r;
-}
+const std::string kSelectColumns = std::string("SELECT ") + kImageColumns + " FROM ";
 
 }  // namespace
 
 struct SqliteStore::PlantStatements {
   PlantStatements(sqlite3* db, Plant plant)
-      : upsert(db, "INSERT INTO " + tableName(plant) +
+      : upsert(db, "INSERT INTO " + imageTable(plant) +
                        " (id, camera_id, data, latitude, longitude, created_at, updated_at,"
                        " is_active, is_deleted, disease, percentage, version, tombstone,"
                        " source_ts_ms, applied_ms)"
@@ -57,8 +37,8 @@ struct SqliteStore::PlantStatements {
                        " percentage = excluded.percentage, version = excluded.version,"
                        " tombstone = 0, source_ts_ms = excluded.source_ts_ms,"
                        " applied_ms = excluded.applied_ms"
-                       " WHERE excluded.version > " + tableName(plant) + ".version"),
-        update(db, "UPDATE " + tableName(plant) +
+                       " WHERE excluded.version > " + imageTable(plant) + ".version"),
+        update(db, "UPDATE " + imageTable(plant) +
                        " SET camera_id = CASE WHEN ?1 & 1 THEN ?2 ELSE camera_id END,"
                        " data = CASE WHEN ?1 & 2 THEN ?3 ELSE data END,"
                        " latitude = CASE WHEN ?1 & 4 THEN ?4 ELSE latitude END,"
@@ -71,18 +51,18 @@ struct SqliteStore::PlantStatements {
                        " percentage = CASE WHEN ?1 & 256 THEN ?11 ELSE percentage END,"
                        " version = ?12, source_ts_ms = ?13, applied_ms = ?14"
                        " WHERE id = ?15 AND version < ?12 AND tombstone = 0"),
-        remove(db, "INSERT INTO " + tableName(plant) +
+        remove(db, "INSERT INTO " + imageTable(plant) +
                        " (id, camera_id, data, latitude, longitude, created_at, updated_at,"
                        " is_active, is_deleted, version, tombstone, source_ts_ms, applied_ms)"
                        " VALUES (?1, 0, x'', 0, 0, '', '', 0, 1, ?2, 1, ?3, ?4)"
                        " ON CONFLICT(id) DO UPDATE SET data = x'', version = excluded.version,"
                        " tombstone = 1, source_ts_ms = excluded.source_ts_ms,"
                        " applied_ms = excluded.applied_ms"
-                       " WHERE excluded.version > " + tableName(plant) + ".version"),
-        version(db, "SELECT version, tombstone FROM " + tableName(plant) + " WHERE id = ?1"),
-        find(db, kSelectColumns + tableName(plant) + " WHERE id = ?1 AND tombstone = 0"),
-        count(db, "SELECT COUNT(*) FROM " + tableName(plant) + " WHERE tombstone = 0"),
-        list(db, kSelectColumns + tableName(plant) +
+                       " WHERE excluded.version > " + imageTable(plant) + ".version"),
+        version(db, "SELECT version, tombstone FROM " + imageTable(plant) + " WHERE id = ?1"),
+        find(db, kSelectColumns + imageTable(plant) + " WHERE id = ?1 AND tombstone = 0"),
+        count(db, "SELECT COUNT(*) FROM " + imageTable(plant) + " WHERE tombstone = 0"),
+        list(db, kSelectColumns + imageTable(plant) +
                      " WHERE id > ?1 AND tombstone = 0 ORDER BY id LIMIT ?2") {}
 
   SqliteStatement upsert;
@@ -263,7 +243,7 @@ std::optional<ImageRecord> SqliteStore::find(Plant plant, std::int64_t id) {
   SqliteStatement& s = plants_[plantIndex(plant)]->find;
   s.bind(1, id);
   std::optional<ImageRecord> result;
-  if (s.step()) result = readImage(s);
+  if (s.step()) result = readImageRow(s);
   s.reset();
   return result;
 }
@@ -280,7 +260,7 @@ std::vector<ImageRecord> SqliteStore::list(Plant plant, std::int64_t after_id, i
   SqliteStatement& s = plants_[plantIndex(plant)]->list;
   s.bind(1, after_id).bind(2, static_cast<std::int64_t>(limit));
   std::vector<ImageRecord> result;
-  while (s.step()) result.push_back(readImage(s));
+  while (s.step()) result.push_back(readImageRow(s));
   s.reset();
   return result;
 }

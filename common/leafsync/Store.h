@@ -37,11 +37,20 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What the read API needs of either database. Reads see live rows only.
+class ImageReader {
+ public:
+  virtual ~ImageReader() = default;
+  virtual std::optional<ImageRecord> find(Plant plant, std::int64_t id) = 0;
+  virtual std::int64_t count(Plant plant) = 0;
+  virtual std::vector<ImageRecord> list(Plant plant, std::int64_t after_id, int limit) = 0;
+  virtual void ping() = 0;  // throws StoreError when the database does not answer
+};
+
 // The consumer's copy (consumer_plant_db). Each instance owns one connection and is used by
 // one thread at a time; open one per thread.
-class Store {
+class Store : public ImageReader {
  public:
-  virtual ~Store() = default;
 
   // Applies the events in order under the version rule and stores the offsets, all in one
   // transaction: either everything is durable or nothing is. Throws StoreError.
@@ -52,14 +61,9 @@ class Store {
                                                  std::int32_t partition) = 0;
   virtual std::vector<PartitionOffset> offsets() = 0;
 
-  // Reads see live rows only; deleted rows are kept as tombstones but never returned.
-  virtual std::optional<ImageRecord> find(Plant plant, std::int64_t id) = 0;
-  virtual std::int64_t count(Plant plant) = 0;
-  virtual std::vector<ImageRecord> list(Plant plant, std::int64_t after_id, int limit) = 0;
-  // Version of the row including tombstones (0 when the copy never saw the id).
+  // Deleted rows are kept as tombstones, never returned by reads. Version of the row including
+  // tombstones (0 when the copy never saw the id).
   virtual std::int64_t versionOf(Plant plant, std::int64_t id) = 0;
-
-  virtual void ping() = 0;  // throws StoreError when the database does not answer
 };
 
 }  // namespace leafsync

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -74,13 +73,12 @@ std::string ConsumerProcess::log() const {
 }
 
 std::uint16_t ConsumerProcess::waitStarted(std::chrono::milliseconds deadline) {
-  std::regex started("event=started http_port=([0-9]+)");
+  const std::string started = "event=started http_port=";
   eventually(
       [&] {
         std::string text = log().substr(log_offset_);
-        for (auto it = std::sregex_iterator(text.begin(), text.end(), started); it != std::sregex_iterator(); ++it) {
-          port_ = static_cast<std::uint16_t>(std::stoi((*it)[1]));
-        }
+        auto pos = text.find(started);
+        if (pos != std::string::npos) port_ = static_cast<std::uint16_t>(std::stoi(text.substr(pos + started.size())));
         return port_ != 0 || !running();
       },
       deadline);

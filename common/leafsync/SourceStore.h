@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "leafsync/ChangeEvent.h"
+#include "leafsync/Store.h"
+
+namespace leafsync {
+
+// A new image as the image-api receives it.
+struct NewImage {
+  std::int64_t camera_id = 0;
+  std::string data;  // raw bytes
+  double latitude = 0;
+  double longitude = 0;
+};
+
+// A partial change: only the fields present in `fields` (Field bits) are changed.
+struct ImageChange {
+  std::int64_t id = 0;
+  std::uint32_t fields = 0;
+  ImageRecord values;
+};
+
+// A change event waiting in the outbox to be published.
+struct OutboxEntry {
+  std::int64_t seq = 0;
+  Plant plant = Plant::Potato;
+  std::int64_t image_id = 0;
+  std::string value;  // the encoded event
+};
+
+// The source database (producer_plant_db). Every write commits the row and its change event
+// (in the outbox table) in one transaction, so an event exists if and only if its change does.
+// One instance per thread, like Store.
+class SourceStore : public ImageReader {
+ public:
+
+  // Ids are sequential per plant from 1 and never reused.
+  virtual ImageRecord create(Plant plant, const NewImage& image) = 0;
+  // Applies the fields that differ from the row; no event when nothing changed.
+  // Returns the row after the change, or nothing when the image does not exist.
+  virtual std::optional<ImageRecord> update(Plant plant, const ImageChange& change) = 0;
+  // Returns the delete's version, or nothing when the image does not exist.
+  virtual std::optional<std::int64_t> remove(Plant plant, std::int64_t id) = 0;
+
+  // The oldest unpublished events, in commit order.
+  virtual std::vector<OutboxEntry> pendingEvents(std::size_t max) = 0;
+  // Removes published events (every seq ≤ up_to).
+  virtual void markPublished(std::int64_t up_to_seq) = 0;
+  virtual std::int64_t pendingCount() = 0;
+};
+
+}  // namespace leafsync

@@ -1,0 +1,24 @@
+#include "leafsync/SqliteImageRow.h"
+
+namespace leafsync {
+
+std::string imageTable(Plant plant) { return "image_" + std::string(plantName(plant)); }
+
+ImageRecord readImageRow(const SqliteStatement& s) {
+  ImageRecord r;
+  r.id = s.columnInt(0);
+  r.camera_id = s.columnInt(1);
+  r.data = s.columnBlob(2);
+  r.latitude = s.columnDouble(3);
+  r.longitude = s.columnDouble(4);
+  r.created_at = s.columnText(5);
+  r.updated_at = s.columnText(6);
+  r.is_active = s.columnInt(7) != 0;
+  r.is_deleted = s.columnInt(8) != 0;
+  if (!s.columnIsNull(9)) r.disease = s.columnText(9);
+  if (!s.columnIsNull(10)) r.percentage = s.columnDouble(10);
+  r.version = s.columnInt(11);
+  return r;
+}
+
+}  // namespace leafsync

@@ -1,0 +1,290 @@
+#include "leafsync/SqliteSourceStore.h"
+
+#include "leafsync/EventCodec.h"
+#include "leafsync/SqliteImageRow.h"
+#include "leafsync/Timestamp.h"
+
+namespace leafsync {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+
+// The fields of `change` whose values differ from `row`.
+std::uint32_t changedFields(const ImageRecord& row, const ImageChange& change) {
+  const ImageRecord& v = change.values;
+  std::uint32_t f = change.fields;
+  std::uint32_t changed = 0;
+  if ((f & kCameraId) && v.camera_id != row.camera_id) changed |= kCameraId;
+  if ((f & kData) && v.data != row.data) changed |= kData;
+  if ((f & kGps) && (v.latitude != row.latitude || v.longitude != row.longitude)) changed |= kGps;
+  if ((f & kIsActive) && v.is_active != row.is_active) changed |= kIsActive;
+  if ((f & kIsDeleted) && v.is_deleted != row.is_deleted) changed |= kIsDeleted;
+  if ((f & kDisease) && v.disease != row.disease) changed |= kDisease;
+  if ((f & kPercentage) && v.percentage != row.percentage) changed |= kPercentage;
+  return changed;
+}
+
+}  // namespace
+
+struct SqliteSourceStore::PlantStatements {
+  PlantStatements(sqlite3* db, Plant plant)
+      : insert(db, "INSERT INTO " + imageTable(plant) +
+                       " (camera_id, data, latitude, longitude, created_at, updated_at, is_active,"
+                       " is_deleted, disease, percentage, version)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0, 0, NULL, NULL, 1)"),
+        update_meta(db, "UPDATE " + imageTable(plant) +
+                            " SET camera_id = ?2, latitude = ?3, longitude = ?4, updated_at = ?5,"
+                            " is_active = ?6, is_deleted = ?7, disease = ?8, percentage = ?9,"
+                            " version = ?10 WHERE id = ?1"),
+        update_data(db, "UPDATE " + imageTable(plant) + " SET data = ?2 WHERE id = ?1"),
+        remove(db, "DELETE FROM " + imageTable(plant) + " WHERE id = ?1"),
+        find(db, std::string("SELECT ") + kImageColumns + " FROM " + imageTable(plant) + " WHERE id = ?1"),
+        count(db, "SELECT COUNT(*) FROM " + imageTable(plant)),
+        list(db, std::string("SELECT ") + kImageColumns + " FROM " + imageTable(plant) +
+                     " WHERE id > ?1 ORDER BY id LIMIT ?2") {}
+
+  SqliteStatement insert;
+  SqliteStatement update_meta;
+  SqliteStatement update_data;
+  SqliteStatement remove;
+  SqliteStatement find;
+  SqliteStatement count;
+  SqliteStatement list;
+};
+
+// BEGIN IMMEDIATE … COMMIT, rolled back if the scope is left by an exception.
+class SqliteSourceStore::Transaction {
+ public:
+  explicit Transaction(SqliteSourceStore& store) : store_(store) { store_.begin_.run(); }
+  ~Transaction() {
+    if (done_) return;
+    try {
+      store_.rollback_.run();
+    } catch (const StoreError&) {
+      // Already rolled back by SQLite itself.
+    }
+  }
+  void commit() {
+    store_.commit_.run();
+    done_ = true;
+  }
+
+ private:
+  SqliteSourceStore& store_;
+  bool done_ = false;
+};
+
+SqliteSourceStore::SqliteSourceStore(const std::string& path)
+    : db_(path),
+      // The schema must exist before any statement is prepared against it.
+      begin_((migrate(), db_.handle()), "BEGIN IMMEDIATE"),
+      commit_(db_.handle(), "COMMIT"),
+      rollback_(db_.handle(), "ROLLBACK"),
+      insert_outbox_(db_.handle(),
+                     "INSERT INTO outbox (plant, image_id, value, created_ms) VALUES (?1, ?2, ?3, ?4)"),
+      read_outbox_(db_.handle(),
+                   "SELECT seq, plant, image_id, value FROM outbox ORDER BY seq LIMIT ?1"),
+      delete_outbox_(db_.handle(), "DELETE FROM outbox WHERE seq <= ?1"),
+      count_outbox_(db_.handle(), "SELECT COUNT(*) FROM outbox") {
+  for (Plant plant : kAllPlants) {
+    plants_[plantIndex(plant)] = std::make_unique<PlantStatements>(db_.handle(), plant);
+  }
+}
+
+SqliteSourceStore::~SqliteSourceStore() = default;
+
+void SqliteSourceStore::migrate() {
+  db_.exec("BEGIN IMMEDIATE");
+  try {
+    SqliteStatement read_version(db_.handle(), "PRAGMA user_version");
+    read_version.step();
+    if (read_version.columnInt(0) < kSchemaVersion) {
+      for (Plant plant : kAllPlants) {
+        db_.exec("CREATE TABLE IF NOT EXISTS " + imageTable(plant) +
+                 " (id INTEGER PRIMARY KEY AUTOINCREMENT, camera_id INTEGER NOT NULL,"
+                 " data BLOB NOT NULL, latitude REAL NOT NULL, longitude REAL NOT NULL,"
+                 " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, is_active INTEGER NOT NULL,"
+                 " is_deleted INTEGER NOT NULL, disease TEXT, percentage REAL,"
+                 " version INTEGER NOT NULL)");
+      }
+      db_.exec(
+          "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+          " plant INTEGER NOT NULL, image_id INTEGER NOT NULL, value BLOB NOT NULL,"
+          " created_ms INTEGER NOT NULL)");
+      db_.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+    }
+    read_version.reset();
+    db_.exec("COMMIT");
+  } catch (...) {
+    db_.exec("ROLLBACK");
+    throw;
+  }
+}
+
+void SqliteSourceStore::enqueue(const ChangeEvent& event) {
+  std::string value = EventCodec::encode(event);
+  insert_outbox_.bind(1, static_cast<std::int64_t>(plantIndex(event.plant)))
+      .bind(2, event.image.id)
+      .bindBlob(3, value)
+      .bind(4, event.source_ts_ms)
+      .run();
+}
+
+ImageRecord SqliteSourceStore::create(Plant plant, const NewImage& image) {
+  PlantStatements& s = *plants_[plantIndex(plant)];
+  std::int64_t now_us = nowMicros();
+  std::string now = isoTimestamp(now_us);
+  Transaction tx(*this);
+  s.insert.bind(1, image.camera_id)
+      .bindBlob(2, image.data)
+      .bind(3, image.latitude)
+      .bind(4, image.longitude)
+      .bindText(5, now)
+      .run();
+  ImageRecord r;
+  r.id = db_.lastInsertRowid();
+  r.camera_id = image.camera_id;
+  r.data = image.data;
+  r.latitude = image.latitude;
+  r.longitude = image.longitude;
+  r.created_at = r.updated_at = now;
+  r.version = 1;
+  ChangeEvent event;
+  event.op = Op::Create;
+  event.plant = plant;
+  event.source_ts_ms = now_us / 1000;
+  event.fields = kAllFields;
+  event.image = r;
+  enqueue(event);
+  tx.commit();
+  return r;
+}
+
+std::optional<ImageRecord> SqliteSourceStore::update(Plant plant, const ImageChange& change) {
+  PlantStatements& s = *plants_[plantIndex(plant)];
+  Transaction tx(*this);
+  s.find.bind(1, change.id);
+  std::optional<ImageRecord> found;
+  if (s.find.step()) found = readImageRow(s.find);
+  s.find.reset();
+  if (!found) return std::nullopt;
+
+  std::uint32_t changed = changedFields(*found, change);
+  if (changed == 0) {
+    tx.commit();
+    return found;
+  }
+  std::int64_t now_us = nowMicros();
+  ImageRecord r = *found;
+  const ImageRecord& v = change.values;
+  if (changed & kCameraId) r.camera_id = v.camera_id;
+  if (changed & kData) r.data = v.data;
+  if (changed & kGps) {
+    r.latitude = v.latitude;
+    r.longitude = v.longitude;
+  }
+  if (changed & kIsActive) r.is_active = v.is_active;
+  if (changed & kIsDeleted) r.is_deleted = v.is_deleted;
+  if (changed & kDisease) r.disease = v.disease;
+  if (changed & kPercentage) r.percentage = v.percentage;
+  r.updated_at = isoTimestamp(now_us);
+  r.version += 1;
+
+  s.update_meta.bind(1, r.id)
+      .bind(2, r.camera_id)
+      .bind(3, r.latitude)
+      .bind(4, r.longitude)
+      .bindText(5, r.updated_at)
+      .bind(6, std::int64_t{r.is_active})
+      .bind(7, std::int64_t{r.is_deleted})
+      .bindOptional(8, r.disease)
+      .bindOptional(9, r.percentage)
+      .bind(10, r.version)
+      .run();
+  if (changed & kData) s.update_data.bind(1, r.id).bindBlob(2, r.data).run();
+
+  ChangeEvent event;
+  event.op = Op::Update;
+  event.plant = plant;
+  event.source_ts_ms = now_us / 1000;
+  event.fields = changed | kUpdatedAt;
+  event.image = r;
+  enqueue(event);
+  tx.commit();
+  return r;
+}
+
+std::optional<std::int64_t> SqliteSourceStore::remove(Plant plant, std::int64_t id) {
+  PlantStatements& s = *plants_[plantIndex(plant)];
+  Transaction tx(*this);
+  s.find.bind(1, id);
+  std::optional<std::int64_t> version;
+  if (s.find.step()) version = s.find.columnInt(11) + 1;
+  s.find.reset();
+  if (!version) return std::nullopt;
+  s.remove.bind(1, id).run();
+  ChangeEvent event;
+  event.op = Op::Delete;
+  event.plant = plant;
+  event.source_ts_ms = nowMillis();
+  event.image.id = id;
+  event.image.version = *version;
+  enqueue(event);
+  tx.commit();
+  return version;
+}
+
+std::optional<ImageRecord> SqliteSourceStore::find(Plant plant, std::int64_t id) {
+  SqliteStatement& s = plants_[plantIndex(plant)]->find;
+  s.bind(1, id);
+  std::optional<ImageRecord> result;
+  if (s.step()) result = readImageRow(s);
+  s.reset();
+  return result;
+}
+
+std::int64_t SqliteSourceStore::count(Plant plant) {
+  SqliteStatement& s = plants_[plantIndex(plant)]->count;
+  s.step();
+  std::int64_t n = s.columnInt(0);
+  s.reset();
+  return n;
+}
+
+std::vector<ImageRecord> SqliteSourceStore::list(Plant plant, std::int64_t after_id, int limit) {
+  SqliteStatement& s = plants_[plantIndex(plant)]->list;
+  s.bind(1, after_id).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<ImageRecord> result;
+  while (s.step()) result.push_back(readImageRow(s));
+  s.reset();
+  return result;
+}
+
+std::vector<OutboxEntry> SqliteSourceStore::pendingEvents(std::size_t max) {
+  read_outbox_.bind(1, static_cast<std::int64_t>(max));
+  std::vector<OutboxEntry> result;
+  while (read_outbox_.step()) {
+    OutboxEntry e;
+    e.seq = read_outbox_.columnInt(0);
+    e.plant = kAllPlants.at(static_cast<std::size_t>(read_outbox_.columnInt(1)));
+    e.image_id = read_outbox_.columnInt(2);
+    e.value = read_outbox_.columnBlob(3);
+    result.push_back(std::move(e));
+  }
+  read_outbox_.reset();
+  return result;
+}
+
+void SqliteSourceStore::markPublished(std::int64_t up_to_seq) { delete_outbox_.bind(1, up_to_seq).run(); }
+
+std::int64_t SqliteSourceStore::pendingCount() {
+  count_outbox_.step();
+  std::int64_t n = count_outbox_.columnInt(0);
+  count_outbox_.reset();
+  return n;
+}
+
+void SqliteSourceStore::ping() { db_.exec("SELECT 1"); }
+
+}  // namespace leafsync
