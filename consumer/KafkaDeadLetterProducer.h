@@ -8,7 +8,7 @@
 #include <string>
 
 #include "BatchApplier.h"
-#include "KafkaConfig.h"
+#include "leafsync/KafkaConfig.h"
 
 namespace leafsync {
 

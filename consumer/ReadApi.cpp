@@ -1,6 +1,7 @@
 #include "ReadApi.h"
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "leafsync/HttpSupport.h"
 #include "leafsync/Log.h"
@@ -20,12 +21,60 @@ nlohmann::json isoOrNull(std::int64_t ms) {
 }  // namespace
 
 ReadApi::ReadApi(ConnectionPool<Store>& stores, ConsumerMetrics& metrics, SyncStatus& status,
-                 std::vector<std::string> topics, std::string producer_url)
+                 std::vector<std::string> topics, const WriteForwarder* forwarder,
+                 std::chrono::milliseconds write_wait)
     : stores_(stores),
       metrics_(metrics),
       status_(status),
       topics_(std::move(topics)),
-      producer_url_(std::move(producer_url)) {}
+      forwarder_(forwarder),
+      write_wait_(write_wait) {}
+
+void ReadApi::forwardWrite(const Rest::Request& req, Http::ResponseWriter& res) {
+  if (!forwarder_) {
+    return sendError(req, res, Code::Method_Not_Allowed,
+                     "this service is a read copy: send writes to the producer's image-api "
+                     "(leafsync-producer), or set LEAFSYNC_PRODUCER_URL to have them forwarded");
+  }
+  auto plant = plantParam(req);
+  if (!plant) return sendError(req, res, Code::Not_Found, unknownPlantDetail(req.param(":plant").as<std::string>()));
+  auto auth = req.headers().tryGetRaw("Authorization");
+  std::string method = Http::methodString(req.method());
+  ForwardedResponse forwarded = forwarder_->forward(
+      method, req.resource(), req.body(), auth ? std::optional<std::string>(auth->value()) : std::nullopt);
+  if (forwarded.status == 0) {
+    return sendError(req, res, Code::Bad_Gateway,
+                     "the producer at " + forwarder_->producerUrl() + " did not answer: " + forwarded.error);
+  }
+  if (forwarded.status < 200 || forwarded.status >= 300 || !forwarded.version) {
+    return sendJson(req, res, static_cast<Code>(forwarded.status), forwarded.body);
+  }
+  std::int64_t id = 0;
+  if (req.method() == Http::Method::Delete) {
+    id = idParam(req).value_or(0);
+  } else {
+    auto body = nlohmann::json::parse(forwarded.body, nullptr, false);
+    if (body.is_object() && body["id"].is_number_integer()) id = body["id"].get<std::int64_t>();
+  }
+  auto until = std::chrono::steady_clock::now() + write_wait_;
+  for (;;) {
+    std::int64_t applied = 0;
+    {
+      auto store = stores_.acquire();
+      applied = store->versionOf(*plant, id);
+    }
+    if (applied >= *forwarded.version) break;
+    if (std::chrono::steady_clock::now() >= until) {
+      return sendError(req, res, Code::Gateway_Timeout,
+                       "the producer committed the write as version " + std::to_string(*forwarded.version) +
+                           " but this copy has not applied it within " + std::to_string(write_wait_.count()) +
+                           " ms; it will, read again later");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  res.headers().add(std::make_shared<ResponseHeader>(kVersionHeader, std::to_string(*forwarded.version)));
+  sendJson(req, res, static_cast<Code>(forwarded.status), forwarded.body);
+}
 
 void ReadApi::registerRoutes(Rest::Router& router) {
   registerImageReadRoutes(router, [this](const std::function<void(ImageReader&)>& use) {
@@ -75,15 +124,10 @@ void ReadApi::registerRoutes(Rest::Router& router) {
     sendJson(req, res, Code::Ok, body.dump());
   }));
 
-  auto refuseWrite = guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
-    std::string where = producer_url_.empty()
-                            ? "the producer's image-api (leafsync-producer); this consumer has no producer_url configured"
-                            : "the producer's image-api at " + producer_url_;
-    sendError(req, res, Code::Method_Not_Allowed, "this service is a read copy: send writes to " + where);
-  });
-  Rest::Routes::Put(router, "/image-plant/:plant/", refuseWrite);
-  Rest::Routes::Post(router, "/image-plant/:plant/", refuseWrite);
-  Rest::Routes::Delete(router, "/image-plant/:plant/:id", refuseWrite);
+  auto write = guarded([this](const Rest::Request& req, Http::ResponseWriter& res) { forwardWrite(req, res); });
+  Rest::Routes::Put(router, "/image-plant/:plant/", write);
+  Rest::Routes::Post(router, "/image-plant/:plant/", write);
+  Rest::Routes::Delete(router, "/image-plant/:plant/:id", write);
 
 }
 

@@ -4,23 +4,33 @@
 #include <vector>
 
 #include "SyncStatus.h"
+#include "WriteForwarder.h"
 #include "leafsync/ConsumerMetrics.h"
 #include "leafsync/ConnectionPool.h"
 #include "leafsync/Store.h"
 
-namespace Pistache::Rest {
+namespace Pistache {
+namespace Rest {
 class Router;
+class Request;
+}  // namespace Rest
+namespace Http {
+class ResponseWriter;
 }
+}  // namespace Pistache
 
 namespace leafsync {
 
 // The consumer's HTTP API over its copy: the seed's read endpoints, listing, sync status,
-// liveness and readiness, metrics. Writes belong to the producer's image-api and are refused
-// here with a JSON error that says so.
+// liveness and readiness, metrics. Writes belong to the producer's image-api: with a
+// forwarder they are sent there and answered once this copy has applied them
+// (read-your-writes, bounded by `write_wait`); without one they are refused with a JSON error
+// that says where writes go.
 class ReadApi {
  public:
   ReadApi(ConnectionPool<Store>& stores, ConsumerMetrics& metrics, SyncStatus& status,
-          std::vector<std::string> topics, std::string producer_url);
+          std::vector<std::string> topics, const WriteForwarder* forwarder,
+          std::chrono::milliseconds write_wait);
 
   void registerRoutes(Pistache::Rest::Router& router);
 
@@ -29,7 +39,10 @@ class ReadApi {
   ConsumerMetrics& metrics_;
   SyncStatus& status_;
   std::vector<std::string> topics_;
-  std::string producer_url_;
+  void forwardWrite(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
+
+  const WriteForwarder* forwarder_;
+  std::chrono::milliseconds write_wait_;
 };
 
 }  // namespace leafsync

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "BatchApplier.h"
-#include "KafkaConfig.h"
+#include "leafsync/KafkaConfig.h"
 #include "SyncStatus.h"
 #include "leafsync/ConsumerConfig.h"
 #include "leafsync/ConsumerMetrics.h"

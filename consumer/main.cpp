@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <curl/curl.h>
+
 #include "KafkaDeadLetterProducer.h"
 #include "ReadApi.h"
 #include "SyncStatus.h"
@@ -51,7 +53,11 @@ int run(const std::string& config_path) {
 
   ConnectionPool<Store> stores([&config] { return openStore(config.database_url); },
                    static_cast<std::size_t>(config.http_threads));
-  ReadApi api(stores, metrics, status, topic_names, config.producer_url);
+  std::unique_ptr<WriteForwarder> forwarder;
+  if (!config.producer_url.empty()) {
+    forwarder = std::make_unique<WriteForwarder>(config.producer_url, std::chrono::milliseconds(10000));
+  }
+  ReadApi api(stores, metrics, status, topic_names, forwarder.get(), std::chrono::milliseconds(config.write_wait_ms));
   Pistache::Rest::Router router;
   api.registerRoutes(router);
   HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads, kMaxRequestBytes);
@@ -105,6 +111,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   try {
     return run(config_path);
   } catch (const leafsync::ConfigError& e) {

@@ -1,8 +1,7 @@
 #include "leafsync/ConsumerConfig.h"
 
-#include <yaml-cpp/yaml.h>
+#include "leafsync/ConfigSupport.h"
 
-#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,16 +11,6 @@ namespace leafsync {
 namespace {
 
 namespace fs = std::filesystem;
-
-int parseInt(const std::string& text, const std::string& what, int min, int max) {
-  int value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-    throw ConfigError(what + " must be an integer in [" + std::to_string(min) + ", " +
-                      std::to_string(max) + "], got '" + text + "'");
-  }
-  return value;
-}
 
 void setStartWhenEmpty(ConsumerConfig& c, const std::string& value) {
   if (value != "earliest" && value != "latest") {
@@ -71,19 +60,19 @@ const std::vector<Override>& overrides() {
        [](ConsumerConfig& c, const std::string& v) { c.database_url = v; }},
       {{"LEAFSYNC_HTTP_PORT", "http.port"},
        [](ConsumerConfig& c, const std::string& v) {
-         c.http_port = parseInt(v, "LEAFSYNC_HTTP_PORT", 0, 65535);
+         c.http_port = parseIntSetting(v, "LEAFSYNC_HTTP_PORT", 0, 65535);
        }},
       {{"LEAFSYNC_HTTP_THREADS", "http.threads"},
        [](ConsumerConfig& c, const std::string& v) {
-         c.http_threads = parseInt(v, "LEAFSYNC_HTTP_THREADS", 1, 64);
+         c.http_threads = parseIntSetting(v, "LEAFSYNC_HTTP_THREADS", 1, 64);
        }},
       {{"LEAFSYNC_BATCH_SIZE", "apply.batch_size"},
        [](ConsumerConfig& c, const std::string& v) {
-         c.batch_size = parseInt(v, "LEAFSYNC_BATCH_SIZE", 1, 100000);
+         c.batch_size = parseIntSetting(v, "LEAFSYNC_BATCH_SIZE", 1, 100000);
        }},
       {{"LEAFSYNC_LINGER_MS", "apply.linger_ms"},
        [](ConsumerConfig& c, const std::string& v) {
-         c.linger_ms = parseInt(v, "LEAFSYNC_LINGER_MS", 0, 60000);
+         c.linger_ms = parseIntSetting(v, "LEAFSYNC_LINGER_MS", 0, 60000);
        }},
       {{"LEAFSYNC_DLQ_TOPIC", "kafka.dead_letter_topic"},
        [](ConsumerConfig& c, const std::string& v) { c.dead_letter_topic = v; }},
@@ -92,18 +81,13 @@ const std::vector<Override>& overrides() {
        [](ConsumerConfig& c, const std::string& v) { c.topics = parseTopicList(v); }},
       {{"LEAFSYNC_PRODUCER_URL", "producer_url"},
        [](ConsumerConfig& c, const std::string& v) { c.producer_url = v; }},
+      {{"LEAFSYNC_WRITE_WAIT_MS", "write_wait_ms"},
+       [](ConsumerConfig& c, const std::string& v) {
+         c.write_wait_ms = parseIntSetting(v, "LEAFSYNC_WRITE_WAIT_MS", 0, 600000);
+       }},
       {{"LEAFSYNC_LOG_LEVEL", "log_level"}, setLogLevel},
   };
   return table;
-}
-
-template <typename T>
-T get(const YAML::Node& node, const std::string& what) {
-  try {
-    return node.as<T>();
-  } catch (const YAML::Exception&) {
-    throw ConfigError(what + " has the wrong type");
-  }
 }
 
 }  // namespace
@@ -150,20 +134,15 @@ std::map<std::string, std::string> loadKafkaProperties(const std::string& json_p
 }
 
 ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environment& env) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(yaml_path);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError("cannot load '" + yaml_path + "': " + e.what());
-  }
+  YAML::Node root = loadYaml(yaml_path);
   ConsumerConfig c;
   fs::path base = fs::path(yaml_path).parent_path();
 
   std::string properties_file;
   if (auto kafka = root["kafka"]) {
-    if (kafka["properties"]) properties_file = get<std::string>(kafka["properties"], "kafka.properties");
-    if (kafka["dead_letter_topic"]) c.dead_letter_topic = get<std::string>(kafka["dead_letter_topic"], "kafka.dead_letter_topic");
-    if (kafka["start_when_empty"]) setStartWhenEmpty(c, get<std::string>(kafka["start_when_empty"], "kafka.start_when_empty"));
+    if (kafka["properties"]) properties_file = yamlValue<std::string>(kafka["properties"], "kafka.properties");
+    if (kafka["dead_letter_topic"]) c.dead_letter_topic = yamlValue<std::string>(kafka["dead_letter_topic"], "kafka.dead_letter_topic");
+    if (kafka["start_when_empty"]) setStartWhenEmpty(c, yamlValue<std::string>(kafka["start_when_empty"], "kafka.start_when_empty"));
   }
   if (auto from_env = env("LEAFSYNC_KAFKA_PROPERTIES")) properties_file = *from_env;
   if (properties_file.empty()) throw ConfigError(yaml_path + ": kafka.properties is required");
@@ -174,12 +153,12 @@ ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environmen
   if (auto topics = root["topics"]) {
     for (const auto& t : topics) {
       TopicConfig topic;
-      topic.name = get<std::string>(t["name"], "topics[].name");
-      std::string plant = t["plant"] ? get<std::string>(t["plant"], "topics[].plant") : topic.name;
+      topic.name = yamlValue<std::string>(t["name"], "topics[].name");
+      std::string plant = t["plant"] ? yamlValue<std::string>(t["plant"], "topics[].plant") : topic.name;
       auto parsed = parsePlant(plant);
       if (!parsed) throw ConfigError(yaml_path + ": topic '" + topic.name + "' has unknown plant '" + plant + "'");
       topic.plant = *parsed;
-      std::string format = t["format"] ? get<std::string>(t["format"], "topics[].format") : "native";
+      std::string format = t["format"] ? yamlValue<std::string>(t["format"], "topics[].format") : "native";
       if (format == "native") {
         topic.format = EventFormat::Native;
       } else if (format == "debezium") {
@@ -190,17 +169,18 @@ ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environmen
       c.topics.push_back(topic);
     }
   }
-  if (auto db = root["database"]; db && db["url"]) c.database_url = get<std::string>(db["url"], "database.url");
+  if (auto db = root["database"]; db && db["url"]) c.database_url = yamlValue<std::string>(db["url"], "database.url");
   if (auto apply = root["apply"]) {
-    if (apply["batch_size"]) c.batch_size = get<int>(apply["batch_size"], "apply.batch_size");
-    if (apply["linger_ms"]) c.linger_ms = get<int>(apply["linger_ms"], "apply.linger_ms");
+    if (apply["batch_size"]) c.batch_size = yamlValue<int>(apply["batch_size"], "apply.batch_size");
+    if (apply["linger_ms"]) c.linger_ms = yamlValue<int>(apply["linger_ms"], "apply.linger_ms");
   }
   if (auto http = root["http"]) {
-    if (http["port"]) c.http_port = get<int>(http["port"], "http.port");
-    if (http["threads"]) c.http_threads = get<int>(http["threads"], "http.threads");
+    if (http["port"]) c.http_port = yamlValue<int>(http["port"], "http.port");
+    if (http["threads"]) c.http_threads = yamlValue<int>(http["threads"], "http.threads");
   }
-  if (root["producer_url"]) c.producer_url = get<std::string>(root["producer_url"], "producer_url");
-  if (root["log_level"]) setLogLevel(c, get<std::string>(root["log_level"], "log_level"));
+  if (root["producer_url"]) c.producer_url = yamlValue<std::string>(root["producer_url"], "producer_url");
+  if (root["write_wait_ms"]) c.write_wait_ms = yamlValue<int>(root["write_wait_ms"], "write_wait_ms");
+  if (root["log_level"]) setLogLevel(c, yamlValue<std::string>(root["log_level"], "log_level"));
 
   for (const Override& o : overrides()) {
     if (auto value = env(o.doc.name)) o.apply(c, *value);

@@ -42,6 +42,7 @@ struct ConsumerConfig {
   int http_port = 8080;
   int http_threads = 2;
   std::string producer_url;  // where writes go; empty means this copy refuses them
+  int write_wait_ms = 5000;  // how long a forwarded write waits to be applied to this copy
   LogLevel log_level = LogLevel::Info;
 };
 

@@ -28,6 +28,24 @@ void sendText(const Pistache::Rest::Request& request, Pistache::Http::ResponseWr
               Pistache::Http::Code code, const std::string& body,
               const Pistache::Http::Mime::MediaType& mime);
 
+// A response header with a name chosen at run time (Pistache 0.0.5 drops addRaw headers).
+class ResponseHeader : public Pistache::Http::Header::Header {
+ public:
+  ResponseHeader(std::string name, std::string value) : name_(std::move(name)), value_(std::move(value)) {}
+  const char* name() const override { return name_.c_str(); }
+  void write(std::ostream& os) const override { os << value_; }
+#ifdef SAFE_HEADER_CAST
+  uint64_t hash() const override { return Pistache::Http::Header::detail::hash(name_.c_str()); }
+#endif
+
+ private:
+  std::string name_;
+  std::string value_;
+};
+
+// The version a write produced, so the copy can wait until it has applied it.
+inline constexpr const char* kVersionHeader = "X-Leafsync-Version";
+
 // {"detail": "..."}: the error shape of the seed's FastAPI services.
 void sendError(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
                Pistache::Http::Code code, const std::string& detail);

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "leafsync/SqliteSourceStore.h"
 #include "leafsync/SqliteStore.h"
 
 namespace leafsync {
@@ -11,18 +12,24 @@ bool startsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
+// The SQLite file path a URL names; throws std::invalid_argument for other databases.
+std::string sqlitePath(const std::string& url) {
+  if (startsWith(url, "sqlite://")) return url.substr(9);
+  if (startsWith(url, "sqlite:")) return url.substr(7);
+  if (url.find("://") != std::string::npos || startsWith(url, "postgres")) {
+    throw std::invalid_argument("unsupported database URL '" + url + "' (this build serves sqlite:PATH)");
+  }
+  return url;
+}
+
 }  // namespace
 
 std::unique_ptr<Store> openStore(const std::string& url) {
-  if (startsWith(url, "sqlite://")) return std::make_unique<SqliteStore>(url.substr(9));
-  if (startsWith(url, "sqlite:")) return std::make_unique<SqliteStore>(url.substr(7));
-  if (startsWith(url, "postgres")) {
-    throw std::invalid_argument("PostgreSQL store is not built yet: use sqlite:PATH");
-  }
-  if (url.find("://") != std::string::npos) {
-    throw std::invalid_argument("unsupported database URL '" + url + "'");
-  }
-  return std::make_unique<SqliteStore>(url);
+  return std::make_unique<SqliteStore>(sqlitePath(url));
+}
+
+std::unique_ptr<SourceStore> openSourceStore(const std::string& url) {
+  return std::make_unique<SqliteSourceStore>(sqlitePath(url));
 }
 
 }  // namespace leafsync

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "leafsync/SourceStore.h"
 #include "leafsync/Store.h"
 
 namespace leafsync {
@@ -10,5 +11,8 @@ namespace leafsync {
 // Opens the copy named by a URL: "sqlite:PATH", "sqlite://PATH" or a bare file path.
 // Throws std::invalid_argument for a URL it cannot serve, StoreError when the open fails.
 std::unique_ptr<Store> openStore(const std::string& url);
+
+// Opens the source (producer_plant_db) named by a URL of the same forms.
+std::unique_ptr<SourceStore> openSourceStore(const std::string& url);
 
 }  // namespace leafsync

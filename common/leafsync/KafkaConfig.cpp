@@ -1,4 +1,4 @@
-#include "KafkaConfig.h"
+#include "leafsync/KafkaConfig.h"
 
 #include <set>
 

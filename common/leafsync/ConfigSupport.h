@@ -1,0 +1,41 @@
+#pragma once
+
+// Helpers for the services' YAML + environment configuration (ConsumerConfig, ProducerConfig).
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <string>
+
+#include "leafsync/ConsumerConfig.h"
+
+namespace leafsync {
+
+inline int parseIntSetting(const std::string& text, const std::string& what, int min, int max) {
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    throw ConfigError(what + " must be an integer in [" + std::to_string(min) + ", " +
+                      std::to_string(max) + "], got '" + text + "'");
+  }
+  return value;
+}
+
+template <typename T>
+T yamlValue(const YAML::Node& node, const std::string& what) {
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    throw ConfigError(what + " has the wrong type");
+  }
+}
+
+inline YAML::Node loadYaml(const std::string& path) {
+  try {
+    return YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("cannot load '" + path + "': " + e.what());
+  }
+}
+
+}  // namespace leafsync

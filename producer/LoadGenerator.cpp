@@ -1,0 +1,86 @@
+#include "LoadGenerator.h"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "ImageWrites.h"
+#include "leafsync/ByteEncoding.h"
+#include "leafsync/Log.h"
+
+namespace leafsync {
+
+void parseMix(const std::string& text, LoadOptions& o) {
+  int c = 0, u = 0, d = 0;
+  char sep1 = 0, sep2 = 0;
+  if (std::sscanf(text.c_str(), "%d%c%d%c%d", &c, &sep1, &u, &sep2, &d) != 5 || sep1 != ':' || sep2 != ':' || c < 0 ||
+      u < 0 || d < 0 || c + u + d == 0) {
+    throw std::invalid_argument("--mix must be create:update:delete weights, e.g. 20:75:5");
+  }
+  o.mix_create = c;
+  o.mix_update = u;
+  o.mix_delete = d;
+}
+
+LoadResult runLoad(SourceStore& store, const LoadOptions& o, const std::function<void()>& on_write,
+                   const std::atomic<bool>& stop) {
+  std::mt19937_64 rng(o.seed);
+  std::array<std::vector<std::int64_t>, 3> live;
+  for (Plant plant : kAllPlants) {
+    for (std::int64_t after = 0;;) {
+      auto page = store.list(plant, after, 1000);
+      for (const auto& image : page) live[plantIndex(plant)].push_back(image.id);
+      if (page.size() < 1000) break;
+      after = page.back().id;
+    }
+  }
+  static const char* kDiseases[] = {"Healthy", "Early blight", "Late blight", "Bacterial spot", "Leaf mold"};
+  LoadResult result;
+  auto started = std::chrono::steady_clock::now();
+  auto interval = std::chrono::duration<double>(1.0 / o.rate);
+  std::int64_t total = static_cast<std::int64_t>(o.rate * o.duration_s);
+  int weight = o.mix_create + o.mix_update + o.mix_delete;
+  for (std::int64_t i = 0; i < total && !stop; ++i) {
+    std::this_thread::sleep_until(started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval * i));
+    Plant plant = kAllPlants[rng() % 3];
+    auto& ids = live[plantIndex(plant)];
+    int dice = static_cast<int>(rng() % static_cast<std::uint64_t>(weight));
+    try {
+      if (ids.empty() || dice < o.mix_create) {
+        std::string bytes(o.image_bytes, '\0');
+        for (char& b : bytes) b = static_cast<char>(rng());
+        nlohmann::json body = {{"camera_id", rng() % 100},
+                               {"gps_coordinates", {47.0 + static_cast<double>(rng() % 1000) / 1000.0,
+                                                    15.0 + static_cast<double>(rng() % 1000) / 1000.0}},
+                               {"data", hexEncode(bytes)}};
+        auto parsed = parseCreateRequest(body.dump());
+        ids.push_back(store.create(plant, std::get<NewImage>(parsed)).id);
+        ++result.creates;
+      } else if (dice < o.mix_create + o.mix_update) {
+        std::int64_t id = ids[rng() % ids.size()];
+        nlohmann::json body = {{"id", id},
+                               {"disease", kDiseases[rng() % 5]},
+                               {"percentage", static_cast<double>(rng() % 10000) / 100.0},
+                               {"is_active", rng() % 2 == 0}};
+        auto parsed = parseUpdateRequest(body.dump());
+        if (store.update(plant, std::get<ImageChange>(parsed))) ++result.updates;
+      } else {
+        std::size_t at = rng() % ids.size();
+        if (store.remove(plant, ids[at])) ++result.deletes;
+        ids[at] = ids.back();
+        ids.pop_back();
+      }
+      on_write();
+    } catch (const std::exception& e) {
+      ++result.errors;
+      logEvent(LogLevel::Warn, "load_write_failed", {{"error", e.what()}});
+    }
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
+}
+
+}  // namespace leafsync

@@ -1,0 +1,86 @@
+#include "OutboxRelay.h"
+
+#include <chrono>
+
+#include "leafsync/EventCodec.h"
+#include "leafsync/Log.h"
+#include "leafsync/Timestamp.h"
+
+namespace leafsync {
+
+OutboxRelay::OutboxRelay(std::unique_ptr<SourceStore> store, std::unique_ptr<EventPublisher> publisher,
+                         std::array<std::string, 3> topics, int batch_size, int poll_ms,
+                         ProducerMetrics& metrics)
+    : store_(std::move(store)),
+      publisher_(std::move(publisher)),
+      topics_(std::move(topics)),
+      batch_size_(static_cast<std::size_t>(batch_size)),
+      poll_ms_(poll_ms),
+      metrics_(metrics) {}
+
+OutboxRelay::~OutboxRelay() { stop(); }
+
+void OutboxRelay::start() { thread_ = std::thread([this] { run(); }); }
+
+void OutboxRelay::notify() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_wake_ = true;
+  }
+  wake_.notify_one();
+}
+
+void OutboxRelay::stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  wake_.notify_one();
+  thread_.join();
+}
+
+std::size_t OutboxRelay::publishOnce() {
+  std::vector<OutboxEntry> batch;
+  try {
+    batch = store_->pendingEvents(batch_size_);
+    metrics_.outbox_depth.Set(static_cast<double>(store_->pendingCount()));
+  } catch (const StoreError& e) {
+    logEvent(LogLevel::Error, "outbox_read_failed", {{"error", e.what()}});
+    return 0;
+  }
+  if (batch.empty()) return 0;
+  std::size_t bytes = 0;
+  for (const OutboxEntry& e : batch) {
+    publisher_->send(topics_[plantIndex(e.plant)], EventCodec::encodeKey(e.image_id), e.value);
+    bytes += e.value.size();
+  }
+  if (!publisher_->flush()) {
+    metrics_.publish_failures.Increment();
+    logEvent(LogLevel::Warn, "outbox_publish_retry", {{"events", batch.size()}});
+    return 0;
+  }
+  try {
+    store_->markPublished(batch.back().seq);
+  } catch (const StoreError& e) {
+    // Published but still in the outbox: sent again next pass, absorbed by the version rule.
+    logEvent(LogLevel::Error, "outbox_mark_failed", {{"error", e.what()}});
+    return 0;
+  }
+  metrics_.events_published.Increment(static_cast<double>(batch.size()));
+  metrics_.bytes_published.Increment(static_cast<double>(bytes));
+  return batch.size();
+}
+
+void OutboxRelay::run() {
+  logEvent(LogLevel::Info, "outbox_relay_started");
+  while (!stop_) {
+    if (publishOnce() >= batch_size_) continue;  // more may be waiting
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait_for(lock, std::chrono::milliseconds(poll_ms_), [this] { return pending_wake_ || stop_.load(); });
+    pending_wake_ = false;
+  }
+  // Drain what is committed, so a clean stop leaves an empty outbox when the broker is up.
+  for (int pass = 0; pass < 100 && publishOnce() > 0; ++pass) {
+  }
+  logEvent(LogLevel::Info, "outbox_relay_stopped");
+}
+
+}  // namespace leafsync

@@ -1,0 +1,49 @@
+#include "ProducerMetrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace leafsync {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+
+ProducerMetrics::ProducerMetrics()
+    : write_errors(BuildCounter()
+                       .Name("leafsync_write_errors_total")
+                       .Help("Writes refused or failed at the image-api")
+                       .Register(*registry_)
+                       .Add({})),
+      outbox_depth(BuildGauge()
+                       .Name("leafsync_outbox_depth")
+                       .Help("Committed change events not yet acknowledged by Kafka")
+                       .Register(*registry_)
+                       .Add({})),
+      events_published(BuildCounter()
+                           .Name("leafsync_events_published_total")
+                           .Help("Change events the outbox relay published")
+                           .Register(*registry_)
+                           .Add({{"mode", "stream"}})),
+      bytes_published(BuildCounter()
+                          .Name("leafsync_bytes_published_total")
+                          .Help("Bytes of change-event values the outbox relay published")
+                          .Register(*registry_)
+                          .Add({{"mode", "stream"}})),
+      publish_failures(BuildCounter()
+                           .Name("leafsync_publish_failures_total")
+                           .Help("Outbox batches that were not acknowledged and will be retried")
+                           .Register(*registry_)
+                           .Add({})) {
+  auto& writes = BuildCounter()
+                     .Name("leafsync_writes_total")
+                     .Help("Writes committed to the source, by operation")
+                     .Register(*registry_);
+  for (Op op : {Op::Create, Op::Update, Op::Delete, Op::Snapshot}) {
+    writes_[static_cast<int>(op)] = &writes.Add({{"op", std::string(opName(op))}});
+  }
+}
+
+std::string ProducerMetrics::serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace leafsync

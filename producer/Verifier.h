@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "leafsync/Store.h"
+
+namespace leafsync {
+
+struct PlantComparison {
+  Plant plant = Plant::Potato;
+  std::int64_t source_rows = 0, copy_rows = 0, missing = 0, extra = 0, differing = 0;
+  std::vector<std::string> examples;  // the first few differences, described
+};
+
+// Compares the source and the copy row by row: every field and the version, image bytes by
+// content (reported by hash). The copy's tombstones are invisible to it, as to any reader.
+std::vector<PlantComparison> compareCopies(ImageReader& source, ImageReader& copy, std::size_t max_examples = 10);
+
+bool identical(const std::vector<PlantComparison>& comparisons);
+
+}  // namespace leafsync
