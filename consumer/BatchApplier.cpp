@@ -29,7 +29,8 @@ PreparedBatch BatchApplier::prepare(const std::vector<InboundMessage>& messages)
       topic_metrics_.ignored_tombstone.Increment();
       continue;
     }
-    DecodeResult decoded = codec_.decode(m.key, m.value);
+    DecodeResult decoded = topic_.format == EventFormat::Debezium ? debezium_.decode(m.key, m.value, topic_.plant)
+                                                                  : codec_.decode(m.key, m.value);
     std::string reason;
     if (auto* error = std::get_if<DecodeError>(&decoded)) {
       reason = std::move(error->reason);

@@ -8,6 +8,7 @@
 
 #include "leafsync/ConsumerConfig.h"
 #include "leafsync/ConsumerMetrics.h"
+#include "leafsync/DebeziumCodec.h"
 #include "leafsync/EventCodec.h"
 #include "leafsync/Store.h"
 
@@ -63,6 +64,7 @@ class BatchApplier {
   ConsumerMetrics& metrics_;
   ConsumerMetrics::TopicMetrics& topic_metrics_;
   EventCodec codec_;
+  DebeziumCodec debezium_;
 };
 
 }  // namespace leafsync

@@ -13,8 +13,9 @@ namespace leafsync {
 // {"schema","payload"}; JSON key {"id":N} (bare or wrapped) or a plain decimal id.
 //
 // Mapping: c -> Create, r -> Snapshot, u -> Update carrying the full row (all fields), d -> Delete
-// with version before.version + 1 (REPLICA IDENTITY FULL) or INT64_MAX when `before` has no
-// version. Same validation rules as EventCodec; unknown extra columns are ignored.
+// with version before.version + 1 (REPLICA IDENTITY FULL) or INT64_MAX when `before` is only the
+// key (DEFAULT; ids are never reused). Same validation rules as EventCodec; unknown extra columns
+// are ignored.
 //
 // Pure (bytes in, event or reason out); the tombstone after a delete (null value) is handled by
 // the caller, never passed here. Not thread-safe: it reuses one parser; one codec per thread.

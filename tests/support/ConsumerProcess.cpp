@@ -14,7 +14,7 @@
 
 namespace leafsync::testing {
 
-ConsumerSetup::ConsumerSetup(const TempDir& dir, int partitions) {
+ConsumerSetup::ConsumerSetup(const TempDir& dir, int partitions, const std::string& format) {
   std::string suffix = uniqueSuffix();
   for (Plant plant : kAllPlants) topics.push_back("it-" + suffix + "-" + std::string(plantName(plant)));
   dead_letter_topic = "it-" + suffix + "-dlq";
@@ -33,22 +33,41 @@ ConsumerSetup::ConsumerSetup(const TempDir& dir, int partitions) {
   yaml << "kafka:\n  properties: kafka.json\n  dead_letter_topic: " << dead_letter_topic << "\n"
        << "topics:\n";
   for (Plant plant : kAllPlants) {
-    yaml << "  - {name: " << topic(plant) << ", plant: " << plantName(plant) << "}\n";
+    yaml << "  - {name: " << topic(plant) << ", plant: " << plantName(plant) << ", format: " << format << "}\n";
   }
   yaml << "database:\n  url: sqlite:" << database_path << "\n"
        << "apply: {batch_size: 500, linger_ms: 10}\nhttp: {port: 0, threads: 2}\n";
+
+  source_database_path = dir.file("producer_plant_db.sqlite");
+  producer_config_path = dir.file("producer.yaml");
+  std::ofstream producer(producer_config_path);
+  producer << "kafka:\n  properties: kafka.json\ntopics:\n";
+  for (Plant plant : kAllPlants) producer << "  " << plantName(plant) << ": " << topic(plant) << "\n";
+  producer << "database:\n  url: sqlite:" << source_database_path << "\n"
+           << "http: {port: 0, threads: 2, max_body_bytes: 65536}\nrelay: {batch_size: 500, poll_ms: 10}\n";
 }
 
 ConsumerProcess::ConsumerProcess(const ConsumerSetup& setup, std::string log_path,
-                                 std::map<std::string, std::string> extra_env)
-    : setup_(setup), log_path_(std::move(log_path)), env_(std::move(extra_env)) {}
+                                 std::map<std::string, std::string> env)
+    : ServiceProcess(LEAFSYNC_CONSUMER_BIN, {"--config", setup.config_path}, std::move(log_path), std::move(env)) {}
 
-ConsumerProcess::~ConsumerProcess() {
+ProducerProcess::ProducerProcess(const ConsumerSetup& setup, std::string log_path,
+                                 std::map<std::string, std::string> env)
+    : ServiceProcess(LEAFSYNC_PRODUCER_BIN, {"serve", "--config", setup.producer_config_path}, std::move(log_path),
+                     std::move(env)) {}
+
+std::string producerBinary() { return LEAFSYNC_PRODUCER_BIN; }
+
+ServiceProcess::ServiceProcess(std::string binary, std::vector<std::string> args, std::string log_path,
+                               std::map<std::string, std::string> env)
+    : binary_(std::move(binary)), args_(std::move(args)), log_path_(std::move(log_path)), env_(std::move(env)) {}
+
+ServiceProcess::~ServiceProcess() {
   if (pid_ > 0) kill9();
 }
 
-void ConsumerProcess::start() {
-  if (pid_ > 0) throw std::logic_error("consumer already running");
+void ServiceProcess::start() {
+  if (pid_ > 0) throw std::logic_error(binary_ + " already running");
   log_offset_ = log().size();  // this run's lines start here
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -57,22 +76,25 @@ void ConsumerProcess::start() {
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
     for (const auto& [key, value] : env_) setenv(key.c_str(), value.c_str(), 1);
-    execl(LEAFSYNC_CONSUMER_BIN, LEAFSYNC_CONSUMER_BIN, "--config", setup_.config_path.c_str(),
-          static_cast<char*>(nullptr));
+    std::vector<char*> argv;
+    argv.push_back(binary_.data());
+    for (std::string& arg : args_) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execv(binary_.c_str(), argv.data());
     _exit(127);
   }
   pid_ = pid;
   port_ = 0;
 }
 
-std::string ConsumerProcess::log() const {
+std::string ServiceProcess::log() const {
   std::ifstream in(log_path_);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
 }
 
-std::uint16_t ConsumerProcess::waitStarted(std::chrono::milliseconds deadline) {
+std::uint16_t ServiceProcess::waitStarted(std::chrono::milliseconds deadline) {
   const std::string started = "event=started http_port=";
   eventually(
       [&] {
@@ -82,17 +104,17 @@ std::uint16_t ConsumerProcess::waitStarted(std::chrono::milliseconds deadline) {
         return port_ != 0 || !running();
       },
       deadline);
-  if (port_ == 0) throw std::runtime_error("consumer did not start; log:\n" + log());
+  if (port_ == 0) throw std::runtime_error(binary_ + " did not start; log:\n" + log());
   return port_;
 }
 
-bool ConsumerProcess::waitReady(std::chrono::milliseconds deadline) {
+bool ServiceProcess::waitReady(std::chrono::milliseconds deadline) {
   if (port_ == 0) waitStarted();
   return eventually([&] { return httpRequest(port_, "GET", "/readyz").status == 200; }, deadline,
                     std::chrono::milliseconds(50));
 }
 
-void ConsumerProcess::kill9() {
+void ServiceProcess::kill9() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   int status = 0;
@@ -101,7 +123,7 @@ void ConsumerProcess::kill9() {
   port_ = 0;
 }
 
-int ConsumerProcess::terminate(std::chrono::milliseconds deadline, std::chrono::milliseconds* took) {
+int ServiceProcess::terminate(std::chrono::milliseconds deadline, std::chrono::milliseconds* took) {
   if (pid_ <= 0) return -1;
   auto started = std::chrono::steady_clock::now();
   ::kill(pid_, SIGTERM);
@@ -118,7 +140,17 @@ int ConsumerProcess::terminate(std::chrono::milliseconds deadline, std::chrono::
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-bool ConsumerProcess::running() {
+int ServiceProcess::wait(std::chrono::milliseconds deadline) {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  if (!eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, deadline, std::chrono::milliseconds(10))) {
+    return -1;
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool ServiceProcess::running() {
   if (pid_ <= 0) return false;
   int status = 0;
   if (waitpid(pid_, &status, WNOHANG) == pid_) {

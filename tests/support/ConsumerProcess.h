@@ -13,28 +13,31 @@
 
 namespace leafsync::testing {
 
-// A consumer set up for one test: its own topics (unique names mapped to the plants), group,
-// dead-letter topic and SQLite copy, all created on the real broker.
+// A pipeline set up for one test: its own topics (unique names mapped to the plants), group,
+// dead-letter topic, SQLite source and copy, and the config files of both services, all
+// created on the real broker.
 struct ConsumerSetup {
-  explicit ConsumerSetup(const TempDir& dir, int partitions = 3);
+  explicit ConsumerSetup(const TempDir& dir, int partitions = 3, const std::string& format = "native");
 
   std::string topic(Plant plant) const { return topics.at(plantIndex(plant)); }
 
   std::vector<std::string> topics;  // by plant index
   std::string dead_letter_topic;
   std::string group;
-  std::string database_path;
-  std::string config_path;
+  std::string database_path;         // the copy
+  std::string config_path;           // consumer.yaml
+  std::string source_database_path;  // the producer's source
+  std::string producer_config_path;  // producer.yaml
 };
 
-// The real leafsync-consumer binary as a child process, logging to a file.
-class ConsumerProcess {
+// A real leafsync binary (consumer or producer) as a child process, logging to a file.
+class ServiceProcess {
  public:
-  ConsumerProcess(const ConsumerSetup& setup, std::string log_path,
-                  std::map<std::string, std::string> extra_env = {});
-  ~ConsumerProcess();
-  ConsumerProcess(const ConsumerProcess&) = delete;
-  ConsumerProcess& operator=(const ConsumerProcess&) = delete;
+  ServiceProcess(std::string binary, std::vector<std::string> args, std::string log_path,
+                 std::map<std::string, std::string> env = {});
+  ~ServiceProcess();
+  ServiceProcess(const ServiceProcess&) = delete;
+  ServiceProcess& operator=(const ServiceProcess&) = delete;
 
   void start();
   // Waits for the "started" log line and returns the HTTP port it bound.
@@ -43,18 +46,35 @@ class ConsumerProcess {
   void kill9();
   // SIGTERM and wait; returns the exit code (or 128+signal), -1 if it did not exit in time.
   int terminate(std::chrono::milliseconds deadline, std::chrono::milliseconds* took = nullptr);
+  // Waits for the process to exit by itself; returns its exit code, -1 on timeout.
+  int wait(std::chrono::milliseconds deadline);
   bool running();
   std::uint16_t port() const { return port_; }
   std::string log() const;
 
  private:
-  const ConsumerSetup& setup_;
+  std::string binary_;
+  std::vector<std::string> args_;
   std::string log_path_;
   std::map<std::string, std::string> env_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   std::size_t log_offset_ = 0;
 };
+
+// The consumer binary with the setup's config.
+class ConsumerProcess : public ServiceProcess {
+ public:
+  ConsumerProcess(const ConsumerSetup& setup, std::string log_path, std::map<std::string, std::string> env = {});
+};
+
+// `leafsync-producer serve` with the setup's config.
+class ProducerProcess : public ServiceProcess {
+ public:
+  ProducerProcess(const ConsumerSetup& setup, std::string log_path, std::map<std::string, std::string> env = {});
+};
+
+std::string producerBinary();
 
 // Polls `condition` until it holds or the deadline passes.
 template <typename Condition>

@@ -1,0 +1,84 @@
+#include "OutboxRelay.h"
+
+#include <gtest/gtest.h>
+
+#include "leafsync/SqliteSourceStore.h"
+#include "support/TempDir.h"
+
+namespace leafsync {
+namespace {
+
+// Records what the relay sends; can refuse acknowledgement like an unreachable broker.
+class RecordingPublisher : public EventPublisher {
+ public:
+  struct Sent {
+    std::string topic, key, value;
+  };
+  void send(const std::string& topic, const std::string& key, const std::string& value) override {
+    sent.push_back({topic, key, value});
+  }
+  bool flush() override { return !broker_down; }
+  std::vector<Sent> sent;
+  bool broker_down = false;
+};
+
+class OutboxRelayTest : public ::testing::Test {
+ protected:
+  OutboxRelayTest() {
+    auto publisher = std::make_unique<RecordingPublisher>();
+    publisher_ = publisher.get();
+    relay_ = std::make_unique<OutboxRelay>(std::make_unique<SqliteSourceStore>(dir_.file("source.db")),
+                                           std::move(publisher),
+                                           std::array<std::string, 3>{"t-potato", "t-tomato", "t-pepper"}, 2, 10,
+                                           metrics_);
+  }
+  NewImage image() { return NewImage{1, "bytes", 1, 2}; }
+
+  testing::TempDir dir_;
+  SqliteSourceStore writer_{dir_.file("source.db")};
+  ProducerMetrics metrics_;
+  RecordingPublisher* publisher_ = nullptr;
+  std::unique_ptr<OutboxRelay> relay_;
+};
+
+TEST_F(OutboxRelayTest, PublishesToThePlantTopicKeyedByImageIdInCommitOrder) {
+  writer_.create(Plant::Tomato, image());
+  writer_.create(Plant::Potato, image());
+  EXPECT_EQ(relay_->publishOnce(), 2u);
+  ASSERT_EQ(publisher_->sent.size(), 2u);
+  EXPECT_EQ(publisher_->sent[0].topic, "t-tomato");
+  EXPECT_EQ(publisher_->sent[0].key, "1");
+  EXPECT_EQ(publisher_->sent[1].topic, "t-potato");
+  EXPECT_EQ(writer_.pendingCount(), 0);
+  EXPECT_EQ(metrics_.events_published.Value(), 2);
+}
+
+TEST_F(OutboxRelayTest, PublishesInBatchesOfTheConfiguredSize) {
+  for (int i = 0; i < 3; ++i) writer_.create(Plant::Potato, image());
+  EXPECT_EQ(relay_->publishOnce(), 2u);
+  EXPECT_EQ(writer_.pendingCount(), 1);
+  EXPECT_EQ(relay_->publishOnce(), 1u);
+}
+
+TEST_F(OutboxRelayTest, UnacknowledgedEventsStayInTheOutboxAndAreSentAgain) {
+  writer_.create(Plant::Potato, image());
+  publisher_->broker_down = true;
+  EXPECT_EQ(relay_->publishOnce(), 0u);
+  EXPECT_EQ(writer_.pendingCount(), 1) << "nothing is deleted before the broker acknowledged it";
+  EXPECT_EQ(metrics_.publish_failures.Value(), 1);
+  publisher_->broker_down = false;
+  EXPECT_EQ(relay_->publishOnce(), 1u);
+  EXPECT_EQ(publisher_->sent.size(), 2u) << "the retry re-sends: at least once, duplicates are absorbed downstream";
+  EXPECT_EQ(writer_.pendingCount(), 0);
+}
+
+TEST_F(OutboxRelayTest, StopDrainsWhatIsCommitted) {
+  relay_->start();
+  for (int i = 0; i < 5; ++i) writer_.create(Plant::Pepper, image());
+  relay_->stop();
+  EXPECT_EQ(writer_.pendingCount(), 0);
+  EXPECT_EQ(publisher_->sent.size(), 5u);
+}
+
+}  // namespace
+}  // namespace leafsync
