@@ -1,17 +1,31 @@
 #!/usr/bin/env bash
-# The demo: installs what is missing, builds, starts a local Kafka broker, starts
-# leafsync-consumer on a fresh SQLite copy, publishes sample change events (creates, a
-# metadata-only update, a delete, a duplicate, a malformed message), and shows the result
-# through the consumer's API, its sync status, its metrics and the dead-letter topic.
-#   --keep   leave the broker and the consumer running afterwards (stop: scripts/kafka.sh stop;
-#            kill the pid printed)
+# The demo, the whole loop on one machine: installs what is missing, builds, starts a local
+# Kafka broker, the producer's image-api (source: var/producer_plant_db.sqlite) and the
+# consumer (copy: var/consumer_plant_db.sqlite), runs simulated cameras against the source,
+# writes through the consumer (read-your-writes), sends one malformed event, then compares
+# the copy with the source row by row and shows the API, the dead letter and the metrics.
+#   --keep           leave everything running afterwards
+#   --rate N         camera writes per second (default 500)
+#   --duration S     seconds of load (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-keep=0
-[ "${1:-}" = "--keep" ] && keep=1
+keep=0 rate=500 duration=10
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) keep=1 ;;
+    --rate) rate=$2; shift ;;
+    --duration) duration=$2; shift ;;
+    *) echo "usage: scripts/demo.sh [--keep] [--rate N] [--duration S]" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; echo; }
+wait_ready() {  # url
+  for _ in $(seq 150); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "not ready: $1" >&2; return 1
+}
 
 say "install and build"
 scripts/install-deps.sh
@@ -24,62 +38,67 @@ scripts/kafka.sh stop --purge >/dev/null
 scripts/kafka.sh start
 scripts/kafka.sh create-topics
 
-say "start leafsync-consumer on a fresh copy (var/consumer_plant_db.sqlite)"
+say "start the producer (image-api on :8081) and the consumer (copy on :8080)"
 mkdir -p var
-rm -f var/consumer_plant_db.sqlite*
-export LEAFSYNC_GROUP_ID="leafsync-demo-$(date +%s)"
-build/bin/leafsync-consumer --config config/consumer.yaml >var/consumer.log 2>&1 &
-consumer=$!
-stop_consumer() { kill -TERM "$consumer" 2>/dev/null && wait "$consumer" || true; }
-[ "$keep" = 1 ] || trap stop_consumer EXIT
-for _ in $(seq 100); do
-  curl -sf localhost:8080/readyz >/dev/null 2>&1 && break
-  sleep 0.2
-done
+rm -f var/producer_plant_db.sqlite* var/consumer_plant_db.sqlite*
+pids=()
+stop_all() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+[ "$keep" = 1 ] || trap stop_all EXIT
+build/bin/leafsync-producer serve --config config/producer.yaml >var/producer.log 2>&1 &
+pids+=($!)
+LEAFSYNC_GROUP_ID="leafsync-demo-$(date +%s)" LEAFSYNC_PRODUCER_URL=http://127.0.0.1:8081 \
+  build/bin/leafsync-consumer --config config/consumer.yaml >var/consumer.log 2>&1 &
+pids+=($!)
+wait_ready localhost:8081/readyz
+wait_ready localhost:8080/readyz
 show curl -s localhost:8080/readyz
 
-say "publish change events (key = image id)"
-now=$(date +%s%3N)
-ts=$(date -u +%Y-%m-%dT%H:%M:%S.%6N)
-events=$(cat <<JSON
-potato|1|{"op":"c","plant":"potato","id":1,"version":1,"ts_ms":$now,"fields":{"camera_id":1,"data":"/9j/4AAQSkZJRgABAQ==","gps_coordinates":[48.476563,16.585654],"created_at":"$ts","updated_at":"$ts","is_active":false,"is_deleted":false,"disease":null,"percentage":null}}
-potato|2|{"op":"c","plant":"potato","id":2,"version":1,"ts_ms":$now,"fields":{"camera_id":2,"data":"/9j/4AAQSkZJRgABAg==","gps_coordinates":[48.2,16.37],"created_at":"$ts","updated_at":"$ts"}}
-potato|1|{"op":"u","plant":"potato","id":1,"version":2,"ts_ms":$now,"fields":{"disease":"Late blight","percentage":87.5,"is_active":true,"updated_at":"$ts"}}
-potato|1|{"op":"u","plant":"potato","id":1,"version":2,"ts_ms":$now,"fields":{"disease":"Late blight","percentage":87.5,"is_active":true,"updated_at":"$ts"}}
-potato|2|{"op":"d","plant":"potato","id":2,"version":2,"ts_ms":$now}
-tomato|1|{"op":"c","plant":"tomato","id":1,"version":1,"ts_ms":$now,"fields":{"camera_id":3,"data":"iVBORw0KGgo=","gps_coordinates":[47.07,15.44],"created_at":"$ts","updated_at":"$ts"}}
-pepper|1|{"op":"c","plant":"pepper","id":1,"version":1,"ts_ms":$now,"fields":{"camera_id":4,"gps_coordinates":[41.9,12.5],"created_at":"$ts","updated_at":"$ts","disease":"Healthy","percentage":99.1}}
-pepper|2|{"op":"c", this is not JSON}
-JSON
-)
-while IFS='|' read -r topic key value; do
-  printf '%s|%s\n' "$key" "$value" | kcat -b 127.0.0.1:9092 -P -t "$topic" -K '|'
-  printf '  %-7s key=%s %s\n' "$topic" "$key" "${value:0:100}"
-done <<<"$events"
-sleep 1
+say "cameras: $rate writes/s for $duration s against the source (20% new images, 75% metadata updates, 5% deletes)"
+build/bin/leafsync-producer load --config config/producer.yaml --no-relay \
+  --rate "$rate" --duration "$duration" --mix 20:75:5 --image-bytes 1024
 
-say "the copy, through the consumer's API (port 8080)"
+say "a write sent to the consumer goes to the producer and is answered once the copy has it"
+show curl -s -X PUT localhost:8080/image-plant/potato/ -H 'Content-Type: application/json' \
+  -d '{"camera_id": 7, "gps_coordinates": [48.476563, 16.585654], "data": "ffd8ffe000104a46"}'
+id=$(curl -s "localhost:8080/image-plant/potato/total/" >/dev/null; sqlite3 var/producer_plant_db.sqlite 'SELECT max(id) FROM image_potato')
+show curl -s -X POST localhost:8080/image-plant/potato/ -H 'Content-Type: application/json' \
+  -d "{\"id\": $id, \"disease\": \"Late blight\", \"percentage\": 87.5, \"is_active\": true}"
+show curl -s "localhost:8080/image-plant/potato/$id"
+
+say "a malformed event goes to the dead-letter topic with its reason; the stream goes on"
+printf '%s\n' '42|{"op":"c", this is not JSON}' | kcat -b 127.0.0.1:9092 -P -t pepper -K '|'
+sleep 1
+kcat -b 127.0.0.1:9092 -C -t leafsync.dlq -o -1 -e -q -f 'key=%k headers=%h\nvalue=%s\n'
+
+say "the copy equals the source, row by row"
+for _ in $(seq 100); do
+  depth=$(sqlite3 var/producer_plant_db.sqlite 'SELECT COUNT(*) FROM outbox')
+  lag=$(curl -s localhost:8080/sync-status | sed -n 's/.*"total_lag":\([0-9]*\).*/\1/p')
+  [ "$depth" = 0 ] && [ "$lag" = 0 ] && break
+  sleep 0.1
+done
+build/bin/leafsync-producer verify --source sqlite:var/producer_plant_db.sqlite --copy sqlite:var/consumer_plant_db.sqlite
+
+say "the API (consumer :8080; the producer :8081 serves the same reads)"
 show curl -s localhost:8080/ping
-show curl -s localhost:8080/image-plant/potato/1
-show curl -s localhost:8080/image-plant/potato/2
 show curl -s localhost:8080/image-plant/potato/total/
-show curl -s localhost:8080/image-plant/tomato/1
-show curl -s "localhost:8080/image-plant/pepper/?limit=10"
+show curl -s localhost:8081/image-plant/potato/total/
+curl -s "localhost:8080/image-plant/tomato/?limit=2" | cut -c1-400; echo " …"
 show curl -s localhost:8080/image-plant/banana/1
 show curl -s localhost:8080/image-plant/potato/abc
 
-say "the malformed event went to the dead-letter topic, with its reason"
-kcat -b 127.0.0.1:9092 -C -t leafsync.dlq -o -1 -e -q -f 'key=%k headers=%h\nvalue=%s\n'
-
-say "sync status and a few metrics"
-curl -s localhost:8080/sync-status | head -c 600; echo
-curl -s localhost:8080/metrics | grep -E '^leafsync_(events_applied_total|events_ignored_total|dead_letter_events_total)' | grep -v ' 0$'
+say "metrics: what the stream moved"
+curl -s localhost:8081/metrics | grep -E '^leafsync_(writes_total|events_published_total|bytes_published_total|outbox_depth)'
+curl -s localhost:8080/metrics | grep -E '^leafsync_(events_applied_total|bytes_consumed_total|dead_letter_events_total|staleness_seconds_(sum|count))' | grep -v ' 0$'
 
 if [ "$keep" = 1 ]; then
-  say "left running: consumer pid $consumer (API on :8080), broker on :9092"
+  say "left running: producer :8081, consumer :8080 (pids ${pids[*]}), broker :9092 (KAFKA_DATA_DIR=$KAFKA_DATA_DIR scripts/kafka.sh stop)"
 else
   say "stop: SIGTERM drains, commits and exits 0"
-  stop_consumer
-  tail -n 2 var/consumer.log
+  stop_all
+  tail -n 1 var/producer.log var/consumer.log
   scripts/kafka.sh stop
 fi
