@@ -64,6 +64,10 @@ std::size_t OutboxRelay::publishOnce() {
     logEvent(LogLevel::Error, "outbox_mark_failed", {{"error", e.what()}});
     return 0;
   }
+  std::int64_t acked_ms = nowMillis();
+  for (const OutboxEntry& e : batch) {
+    metrics_.publish_latency.Observe(static_cast<double>(std::max<std::int64_t>(0, acked_ms - e.created_ms)) / 1000.0);
+  }
   metrics_.events_published.Increment(static_cast<double>(batch.size()));
   metrics_.bytes_published.Increment(static_cast<double>(bytes));
   return batch.size();

@@ -32,7 +32,13 @@ ProducerMetrics::ProducerMetrics()
                            .Name("leafsync_publish_failures_total")
                            .Help("Outbox batches that were not acknowledged and will be retried")
                            .Register(*registry_)
-                           .Add({})) {
+                           .Add({})),
+      publish_latency(prometheus::BuildHistogram()
+                          .Name("leafsync_publish_latency_seconds")
+                          .Help("Source commit to acknowledged by Kafka, per event")
+                          .Register(*registry_)
+                          .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                                           0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})) {
   auto& writes = BuildCounter()
                      .Name("leafsync_writes_total")
                      .Help("Writes committed to the source, by operation")

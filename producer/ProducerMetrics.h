@@ -26,6 +26,7 @@ class ProducerMetrics {
   prometheus::Counter& events_published;
   prometheus::Counter& bytes_published;
   prometheus::Counter& publish_failures;
+  prometheus::Histogram& publish_latency;  // source commit → acknowledged by Kafka
 
   std::string serialize() const;
 

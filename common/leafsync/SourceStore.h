@@ -31,6 +31,7 @@ struct OutboxEntry {
   Plant plant = Plant::Potato;
   std::int64_t image_id = 0;
   std::string value;  // the encoded event
+  std::int64_t created_ms = 0;  // when the change committed
 };
 
 // The source database (producer_plant_db). Every write commits the row and its change event

@@ -84,7 +84,7 @@ SqliteSourceStore::SqliteSourceStore(const std::string& path)
       insert_outbox_(db_.handle(),
                      "INSERT INTO outbox (plant, image_id, value, created_ms) VALUES (?1, ?2, ?3, ?4)"),
       read_outbox_(db_.handle(),
-                   "SELECT seq, plant, image_id, value FROM outbox ORDER BY seq LIMIT ?1"),
+                   "SELECT seq, plant, image_id, value, created_ms FROM outbox ORDER BY seq LIMIT ?1"),
       delete_outbox_(db_.handle(), "DELETE FROM outbox WHERE seq <= ?1"),
       count_outbox_(db_.handle(), "SELECT COUNT(*) FROM outbox") {
   for (Plant plant : kAllPlants) {
@@ -270,6 +270,7 @@ std::vector<OutboxEntry> SqliteSourceStore::pendingEvents(std::size_t max) {
     e.plant = kAllPlants.at(static_cast<std::size_t>(read_outbox_.columnInt(1)));
     e.image_id = read_outbox_.columnInt(2);
     e.value = read_outbox_.columnBlob(3);
+    e.created_ms = read_outbox_.columnInt(4);
     result.push_back(std::move(e));
   }
   read_outbox_.reset();
