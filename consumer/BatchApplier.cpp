@@ -34,6 +34,12 @@ PreparedBatch BatchApplier::prepare(const std::vector<InboundMessage>& messages)
     std::string reason;
     if (auto* error = std::get_if<DecodeError>(&decoded)) {
       reason = std::move(error->reason);
+    } else if (auto* marker = std::get_if<SnapshotMarker>(&decoded)) {
+      if (marker->plant == topic_.plant) {
+        batch.snapshot_ends.push_back(m.partition);
+        continue;
+      }
+      reason = "snapshot marker of plant '" + std::string(plantName(marker->plant)) + "' on topic '" + topic_.name + "'";
     } else {
       ChangeEvent& event = std::get<ChangeEvent>(decoded);
       if (event.plant != topic_.plant) {

@@ -44,6 +44,7 @@ struct PreparedBatch {
   std::vector<ChangeEvent> events;
   std::vector<PartitionOffset> offsets;
   std::size_t dead_lettered = 0;
+  std::vector<std::int32_t> snapshot_ends;  // partitions whose snapshot end marker this batch holds
 };
 
 // Turns a batch of one topic's messages into one store transaction. Bad messages are

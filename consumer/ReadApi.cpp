@@ -22,13 +22,14 @@ nlohmann::json isoOrNull(std::int64_t ms) {
 
 ReadApi::ReadApi(ConnectionPool<Store>& stores, ConsumerMetrics& metrics, SyncStatus& status,
                  std::vector<std::string> topics, const WriteForwarder* forwarder,
-                 std::chrono::milliseconds write_wait)
+                 std::chrono::milliseconds write_wait, std::int64_t ready_max_lag)
     : stores_(stores),
       metrics_(metrics),
       status_(status),
       topics_(std::move(topics)),
       forwarder_(forwarder),
-      write_wait_(write_wait) {}
+      write_wait_(write_wait),
+      ready_max_lag_(ready_max_lag) {}
 
 void ReadApi::forwardWrite(const Rest::Request& req, Http::ResponseWriter& res) {
   if (!forwarder_) {
@@ -87,10 +88,7 @@ void ReadApi::registerRoutes(Rest::Router& router) {
   }));
 
   Rest::Routes::Get(router, "/readyz", guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
-    std::vector<std::string> waiting;
-    for (const std::string& topic : topics_) {
-      if (!status_.joined(topic)) waiting.push_back("topic '" + topic + "' has no assignment yet");
-    }
+    std::vector<std::string> waiting = status_.notReadyReasons(topics_, ready_max_lag_);
     try {
       auto store = stores_.acquire();
       store->ping();
@@ -118,9 +116,17 @@ void ReadApi::registerRoutes(Rest::Router& router) {
                             {"high_watermark", p.high_watermark >= 0 ? nlohmann::json(p.high_watermark) : nlohmann::json(nullptr)},
                             {"lag", lag >= 0 ? nlohmann::json(lag) : nlohmann::json(nullptr)},
                             {"last_applied_at", isoOrNull(p.last_applied_ms)},
-                            {"last_event_at", isoOrNull(p.last_event_ts_ms)}});
+                            {"last_event_at", isoOrNull(p.last_event_ts_ms)},
+                            {"awaiting_snapshot", p.awaiting_snapshot}});
     }
-    nlohmann::json body = {{"partitions", partitions}, {"total_lag", total_lag}};
+    double snapshot_rows = 0;
+    for (const std::string& topic : topics_) {
+      snapshot_rows += metrics_.topic(topic).applied[static_cast<int>(Op::Snapshot)]->Value();
+    }
+    nlohmann::json body = {{"partitions", partitions},
+                           {"total_lag", total_lag},
+                           {"snapshot_rows_applied", static_cast<std::int64_t>(snapshot_rows)},
+                           {"ready", status_.notReadyReasons(topics_, ready_max_lag_).empty()}};
     sendJson(req, res, Code::Ok, body.dump());
   }));
 

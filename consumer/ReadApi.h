@@ -30,7 +30,7 @@ class ReadApi {
  public:
   ReadApi(ConnectionPool<Store>& stores, ConsumerMetrics& metrics, SyncStatus& status,
           std::vector<std::string> topics, const WriteForwarder* forwarder,
-          std::chrono::milliseconds write_wait);
+          std::chrono::milliseconds write_wait, std::int64_t ready_max_lag);
 
   void registerRoutes(Pistache::Rest::Router& router);
 
@@ -43,6 +43,7 @@ class ReadApi {
 
   const WriteForwarder* forwarder_;
   std::chrono::milliseconds write_wait_;
+  std::int64_t ready_max_lag_;
 };
 
 }  // namespace leafsync

@@ -10,12 +10,51 @@ void SyncStatus::topicJoined(const std::string& topic) {
 }
 
 void SyncStatus::assigned(const std::string& topic, std::int32_t partition,
-                          std::int64_t next_offset) {
+                          std::int64_t next_offset, bool awaiting_snapshot) {
   std::lock_guard<std::mutex> lock(mutex_);
   PartitionStatus& status = partitions_[{topic, partition}];
+  status = PartitionStatus{};
   status.topic = topic;
   status.partition = partition;
   status.next_offset = next_offset;
+  status.awaiting_snapshot = awaiting_snapshot;
+}
+
+void SyncStatus::observed(const std::string& topic, std::int32_t partition, std::int64_t fetch_position,
+                          std::int64_t high_watermark) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = partitions_.find({topic, partition});
+  if (it == partitions_.end()) return;
+  if (fetch_position >= 0) it->second.fetch_position = fetch_position;
+  if (high_watermark >= 0) it->second.high_watermark = high_watermark;
+}
+
+void SyncStatus::snapshotEnded(const std::string& topic, std::int32_t partition) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = partitions_.find({topic, partition});
+  if (it != partitions_.end()) it->second.awaiting_snapshot = false;
+}
+
+std::vector<std::string> SyncStatus::notReadyReasons(const std::vector<std::string>& topics,
+                                                     std::int64_t max_lag) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> reasons;
+  for (const std::string& topic : topics) {
+    auto joined = joined_.find(topic);
+    if (joined == joined_.end() || !joined->second) reasons.push_back("topic '" + topic + "' has no assignment yet");
+  }
+  for (const auto& [key, p] : partitions_) {
+    std::string name = p.topic + "/" + std::to_string(p.partition);
+    std::int64_t lag = p.lag();
+    if (p.awaiting_snapshot) {
+      reasons.push_back(name + ": rebuilding from empty, waiting for a snapshot (leafsync-producer snapshot)");
+    } else if (lag < 0) {
+      reasons.push_back(name + ": position not known yet");
+    } else if (lag > max_lag) {
+      reasons.push_back(name + ": " + std::to_string(lag) + " events behind (ready at " + std::to_string(max_lag) + ")");
+    }
+  }
+  return reasons;
 }
 
 void SyncStatus::revoked(const std::string& topic, std::int32_t partition) {

@@ -68,7 +68,12 @@ void TopicConsumer::run() {
   logEvent(LogLevel::Info, "consumer_started", {{"topic", topic_.name}});
   const auto linger = std::chrono::milliseconds(config_.linger_ms);
   Clock::time_point deadline{};
+  Clock::time_point next_refresh{};
   while (!stop_) {
+    if (Clock::now() >= next_refresh) {
+      refreshPositions();
+      next_refresh = Clock::now() + std::chrono::milliseconds(500);
+    }
     int timeout_ms = 100;
     if (!pending_.empty()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -148,6 +153,10 @@ void TopicConsumer::flushPending() {
       backoff(attempt);
     }
   }
+  for (std::int32_t partition : prepared.snapshot_ends) {
+    status_.snapshotEnded(topic_.name, partition);
+    logEvent(LogLevel::Info, "snapshot_end_applied", {{"topic", topic_.name}, {"partition", partition}});
+  }
   std::int64_t newest_ts = 0;
   for (const ChangeEvent& e : prepared.events) newest_ts = std::max(newest_ts, e.source_ts_ms);
   for (const PartitionOffset& offset : prepared.offsets) {
@@ -163,6 +172,45 @@ void TopicConsumer::flushPending() {
             {"dead_lettered", prepared.dead_lettered}});
   commitToKafka(prepared.offsets);
   pending_.clear();
+}
+
+std::int64_t TopicConsumer::pinEndOffset(const RdKafka::TopicPartition& tp) {
+  // "Latest" resolved later by the fetcher would race with events published meanwhile (a
+  // snapshot started right after this copy joined): resolve it now and store it as this
+  // partition's offset, so the choice is made once and nothing after it is skipped.
+  std::int64_t low = 0;
+  std::int64_t high = -1;
+  RdKafka::ErrorCode err = consumer_->query_watermark_offsets(tp.topic(), tp.partition(), &low, &high, 10000);
+  if (err != RdKafka::ERR_NO_ERROR || high < 0) {
+    logEvent(LogLevel::Warn, "end_offset_unknown", {{"topic", tp.topic()}, {"partition", tp.partition()},
+                                                    {"error", RdKafka::err2str(err)}});
+    return RdKafka::Topic::OFFSET_END;
+  }
+  for (int attempt = 0;; ++attempt) {
+    try {
+      store_->applyBatch({}, {{tp.topic(), tp.partition(), high}});
+      return high;
+    } catch (const StoreError& e) {
+      logEvent(LogLevel::Error, "offset_store_failed", {{"error", e.what()}});
+      if (stop_) return high;
+      backoff(attempt);
+    }
+  }
+}
+
+void TopicConsumer::refreshPositions() {
+  TopicPartitionList assigned;
+  if (consumer_->assignment(assigned.items) != RdKafka::ERR_NO_ERROR || assigned.items.empty()) return;
+  consumer_->position(assigned.items);
+  for (RdKafka::TopicPartition* tp : assigned.items) {
+    std::int64_t low = 0;
+    std::int64_t high = -1;
+    consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high);
+    // Nothing fetched yet from an empty partition still means caught up.
+    std::int64_t position = tp->offset() >= 0 ? tp->offset() : (high == low && high >= 0 ? high : -1);
+    status_.observed(tp->topic(), tp->partition(), position, high);
+    if (high >= 0 && position >= 0) metrics_.setLag(tp->topic(), tp->partition(), std::max<std::int64_t>(0, high - position));
+  }
 }
 
 void TopicConsumer::commitToKafka(const std::vector<PartitionOffset>& offsets) {
@@ -196,11 +244,11 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
           backoff(attempt);
         }
       }
-      std::int64_t start = stored ? *stored
-                           : config_.start_from_latest_when_empty ? RdKafka::Topic::OFFSET_END
-                                                                  : RdKafka::Topic::OFFSET_BEGINNING;
+      std::int64_t start = stored ? *stored : RdKafka::Topic::OFFSET_BEGINNING;
+      if (!stored && config_.start_from_latest_when_empty) start = pinEndOffset(*tp);
       tp->set_offset(start);
-      status_.assigned(tp->topic(), tp->partition(), stored.value_or(-1));
+      status_.assigned(tp->topic(), tp->partition(), stored.value_or(-1),
+                       !stored && config_.start_from_latest_when_empty);
       logEvent(LogLevel::Info, "partition_assigned",
                {{"topic", tp->topic()}, {"partition", tp->partition()},
                 {"offset", stored ? std::to_string(*stored) : std::string("none")}});

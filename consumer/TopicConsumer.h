@@ -37,6 +37,8 @@ class TopicConsumer : private RdKafka::RebalanceCb {
   void run();
   void flushPending();
   void commitToKafka(const std::vector<PartitionOffset>& offsets);
+  void refreshPositions();
+  std::int64_t pinEndOffset(const RdKafka::TopicPartition& tp);  // watermarks and fetch positions for lag and readiness
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
   void backoff(int attempt);

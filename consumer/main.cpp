@@ -57,7 +57,7 @@ int run(const std::string& config_path) {
   if (!config.producer_url.empty()) {
     forwarder = std::make_unique<WriteForwarder>(config.producer_url, std::chrono::milliseconds(10000));
   }
-  ReadApi api(stores, metrics, status, topic_names, forwarder.get(), std::chrono::milliseconds(config.write_wait_ms));
+  ReadApi api(stores, metrics, status, topic_names, forwarder.get(), std::chrono::milliseconds(config.write_wait_ms), config.ready_max_lag);
   Pistache::Rest::Router router;
   api.registerRoutes(router);
   HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads, kMaxRequestBytes);

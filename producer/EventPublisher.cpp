@@ -28,8 +28,29 @@ KafkaEventPublisher::~KafkaEventPublisher() {
 }
 
 void KafkaEventPublisher::send(const std::string& topic, const std::string& key, const std::string& value) {
+  produce(topic, RdKafka::Topic::PARTITION_UA, key, value);
+}
+
+void KafkaEventPublisher::sendToAllPartitions(const std::string& topic, const std::string& key,
+                                              const std::string& value) {
+  std::string error;
+  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(producer_.get(), topic, nullptr, error));
+  RdKafka::Metadata* raw = nullptr;
+  if (!handle || producer_->metadata(false, handle.get(), &raw, 10000) != RdKafka::ERR_NO_ERROR) {
+    ++failed_;  // the batch is retried
+    logEvent(LogLevel::Error, "publish_failed", {{"topic", topic}, {"error", "no metadata for the topic"}});
+    return;
+  }
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  for (const auto* t : *metadata->topics()) {
+    for (const auto* p : *t->partitions()) produce(topic, p->id(), key, value);
+  }
+}
+
+void KafkaEventPublisher::produce(const std::string& topic, std::int32_t partition, const std::string& key,
+                                  const std::string& value) {
   for (;;) {
-    auto err = producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+    auto err = producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
                                   const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0,
                                   nullptr);
     if (err == RdKafka::ERR_NO_ERROR) return;

@@ -17,6 +17,8 @@ class EventPublisher {
  public:
   virtual ~EventPublisher() = default;
   virtual void send(const std::string& topic, const std::string& key, const std::string& value) = 0;
+  // The same message to every partition of the topic (snapshot end markers).
+  virtual void sendToAllPartitions(const std::string& topic, const std::string& key, const std::string& value) = 0;
   virtual bool flush() = 0;
 };
 
@@ -28,9 +30,11 @@ class KafkaEventPublisher : public EventPublisher, private RdKafka::DeliveryRepo
   ~KafkaEventPublisher() override;
 
   void send(const std::string& topic, const std::string& key, const std::string& value) override;
+  void sendToAllPartitions(const std::string& topic, const std::string& key, const std::string& value) override;
   bool flush() override;
 
  private:
+  void produce(const std::string& topic, std::int32_t partition, const std::string& key, const std::string& value);
   void dr_cb(RdKafka::Message& message) override;
 
   KafkaLogger logger_{"outbox-relay"};

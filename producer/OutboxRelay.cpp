@@ -49,7 +49,12 @@ std::size_t OutboxRelay::publishOnce() {
   if (batch.empty()) return 0;
   std::size_t bytes = 0;
   for (const OutboxEntry& e : batch) {
-    publisher_->send(topics_[plantIndex(e.plant)], EventCodec::encodeKey(e.image_id), e.value);
+    const std::string& topic = topics_[plantIndex(e.plant)];
+    if (e.image_id == 0) {
+      publisher_->sendToAllPartitions(topic, kSnapshotMarkerKey, e.value);
+    } else {
+      publisher_->send(topic, EventCodec::encodeKey(e.image_id), e.value);
+    }
     bytes += e.value.size();
   }
   if (!publisher_->flush()) {

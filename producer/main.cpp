@@ -16,6 +16,7 @@
 #include "LoadGenerator.h"
 #include "OutboxRelay.h"
 #include "ProducerMetrics.h"
+#include "SnapshotPublisher.h"
 #include "Verifier.h"
 #include "leafsync/ConnectionPool.h"
 #include "leafsync/HttpSupport.h"
@@ -32,6 +33,8 @@ constexpr const char* kUsage =
     "  serve  [--config PATH]            the image-api and its outbox relay\n"
     "  load   [--config PATH] [--rate N] [--duration S] [--mix C:U:D] [--image-bytes B]\n"
     "         [--seed N] [--no-relay]     simulated cameras writing to the source\n"
+    "  snapshot [--config PATH] [--plant P] [--rate N] [--no-relay]\n"
+    "                                     publish every live row (op r) to rebuild a copy, N rows/s\n"
     "  verify --source URL --copy URL     compare source and copy row by row (exit 1 on any difference)\n"
     "  print-env                          the LEAFSYNC_* variables that override settings\n"
     "  --config defaults to config/producer.yaml\n";
@@ -147,6 +150,42 @@ int load(const Args& args) {
   return result.errors == 0 ? 0 : 1;
 }
 
+int snapshot(const Args& args) {
+  ProducerConfig config = loadProducerConfig(args.get("--config", "config/producer.yaml"), processEnvironment());
+  setLogLevel(config.log_level);
+  SnapshotOptions options;
+  options.rate = std::stod(args.get("--rate", "1000"));
+  if (options.rate <= 0) throw std::invalid_argument("--rate must be positive");
+  if (args.has("--plant")) {
+    auto plant = parsePlant(args.get("--plant", ""));
+    if (!plant) throw std::invalid_argument("--plant must be potato, tomato or pepper");
+    options.plants = {*plant};
+  }
+  ProducerMetrics metrics;
+  std::unique_ptr<OutboxRelay> relay;
+  if (!args.has("--no-relay")) {
+    relay = makeRelay(config, metrics);
+    relay->start();
+  }
+  std::atomic<bool> stop{false};
+  std::thread watcher([&stop] {
+    sigset_t signals = stopSignals();
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    stop = true;
+  });
+  auto store = openSourceStore(config.database_url);
+  SnapshotResult result = runSnapshot(*store, options, [&relay] { if (relay) relay->notify(); }, stop, std::cerr);
+  if (relay) relay->stop();
+  double deviation = 100.0 * (result.rate() - options.rate) / options.rate;
+  std::printf("snapshot: %lld rows in %.2f s = %.1f rows/s (target %.1f, %+.1f%%), %lld events not yet published%s\n",
+              static_cast<long long>(result.rows), result.seconds, result.rate(), options.rate, deviation,
+              static_cast<long long>(store->pendingCount()), stop ? " (interrupted)" : "");
+  pthread_kill(watcher.native_handle(), SIGTERM);
+  watcher.join();
+  return stop ? 1 : 0;
+}
+
 int verify(const Args& args) {
   if (!args.has("--source") || !args.has("--copy")) throw std::invalid_argument("verify needs --source URL and --copy URL");
   auto source = openSourceStore(args.get("--source", ""));
@@ -179,6 +218,7 @@ int main(int argc, char** argv) {
     if (args.command == "serve") return serve(args);
     if (args.command == "load") return load(args);
     if (args.command == "verify") return verify(args);
+    if (args.command == "snapshot") return snapshot(args);
     if (args.command == "print-env") {
       for (const auto& e : producerEnvOverrides()) std::cout << e.name << '\t' << e.setting << '\n';
       return 0;

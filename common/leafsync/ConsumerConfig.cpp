@@ -85,6 +85,10 @@ const std::vector<Override>& overrides() {
        [](ConsumerConfig& c, const std::string& v) {
          c.write_wait_ms = parseIntSetting(v, "LEAFSYNC_WRITE_WAIT_MS", 0, 600000);
        }},
+      {{"LEAFSYNC_READY_MAX_LAG", "ready_max_lag"},
+       [](ConsumerConfig& c, const std::string& v) {
+         c.ready_max_lag = parseIntSetting(v, "LEAFSYNC_READY_MAX_LAG", 0, 100000000);
+       }},
       {{"LEAFSYNC_LOG_LEVEL", "log_level"}, setLogLevel},
   };
   return table;
@@ -179,6 +183,7 @@ ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environmen
     if (http["threads"]) c.http_threads = yamlValue<int>(http["threads"], "http.threads");
   }
   if (root["producer_url"]) c.producer_url = yamlValue<std::string>(root["producer_url"], "producer_url");
+  if (root["ready_max_lag"]) c.ready_max_lag = yamlValue<int>(root["ready_max_lag"], "ready_max_lag");
   if (root["write_wait_ms"]) c.write_wait_ms = yamlValue<int>(root["write_wait_ms"], "write_wait_ms");
   if (root["log_level"]) setLogLevel(c, yamlValue<std::string>(root["log_level"], "log_level"));
 

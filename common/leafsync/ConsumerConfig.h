@@ -43,6 +43,7 @@ struct ConsumerConfig {
   int http_threads = 2;
   std::string producer_url;  // where writes go; empty means this copy refuses them
   int write_wait_ms = 5000;  // how long a forwarded write waits to be applied to this copy
+  int ready_max_lag = 1000;  // readiness: at most this many events behind on every partition
   LogLevel log_level = LogLevel::Info;
 };
 

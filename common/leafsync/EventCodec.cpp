@@ -157,9 +157,10 @@ DecodeResult EventCodec::decode(std::string_view key, std::string_view value) {
   if (root["op"].get(value_of) != simdjson::SUCCESS || value_of.get_string().get(text) != simdjson::SUCCESS) {
     return DecodeError{"missing 'op'"};
   }
+  bool is_marker = text == "s";
   auto op = parseOp(text);
-  if (!op) return DecodeError{"unknown op '" + std::string(text) + "' (expected c, u, d or r)"};
-  event.op = *op;
+  if (!op && !is_marker) return DecodeError{"unknown op '" + std::string(text) + "' (expected c, u, d, r or s)"};
+  if (op) event.op = *op;
 
   if (root["plant"].get(value_of) != simdjson::SUCCESS || value_of.get_string().get(text) != simdjson::SUCCESS) {
     return DecodeError{"missing 'plant'"};
@@ -168,6 +169,18 @@ DecodeResult EventCodec::decode(std::string_view key, std::string_view value) {
   if (!plant) return DecodeError{"unknown plant '" + std::string(text) + "'"};
   event.plant = *plant;
 
+  if (is_marker) {
+    SnapshotMarker marker;
+    marker.plant = event.plant;
+    if (root["rows"].get(value_of) != simdjson::SUCCESS || !readInt(value_of, marker.rows) || marker.rows < 0) {
+      return DecodeError{"'rows' must be a non-negative integer"};
+    }
+    if (root["ts_ms"].get(value_of) != simdjson::SUCCESS || !readInt(value_of, marker.source_ts_ms)) {
+      return DecodeError{"'ts_ms' must be a non-negative integer"};
+    }
+    if (key != kSnapshotMarkerKey) return DecodeError{std::string("a snapshot marker's key must be '") + kSnapshotMarkerKey + "'"};
+    return marker;
+  }
   if (root["id"].get(value_of) != simdjson::SUCCESS || !readInt(value_of, event.image.id) ||
       event.image.id < 1) {
     return DecodeError{"'id' must be a positive integer"};
@@ -211,6 +224,11 @@ DecodeResult EventCodec::decode(std::string_view key, std::string_view value) {
 }
 
 std::string EventCodec::encodeKey(std::int64_t id) { return std::to_string(id); }
+
+std::string EventCodec::encodeMarker(const SnapshotMarker& marker) {
+  nlohmann::json j = {{"op", "s"}, {"plant", plantName(marker.plant)}, {"rows", marker.rows}, {"ts_ms", marker.source_ts_ms}};
+  return j.dump();
+}
 
 std::string EventCodec::encode(const ChangeEvent& event) {
   static constexpr const char* kOpCodes[] = {"c", "u", "d", "r"};

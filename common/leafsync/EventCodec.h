@@ -13,7 +13,16 @@ struct DecodeError {
   std::string reason;
 };
 
-using DecodeResult = std::variant<ChangeEvent, DecodeError>;
+// The end of one plant's snapshot, published to every partition of the plant's topic after
+// the snapshot rows, so a rebuilding copy knows when each partition has all of them.
+struct SnapshotMarker {
+  Plant plant = Plant::Potato;
+  std::int64_t rows = 0;  // rows in the snapshot
+  std::int64_t source_ts_ms = 0;
+};
+inline constexpr const char* kSnapshotMarkerKey = "snapshot-end";
+
+using DecodeResult = std::variant<ChangeEvent, DecodeError, SnapshotMarker>;
 
 // The native event format (docs/events.md): JSON value, key = the image id in decimal.
 // Decoding is pure (bytes in, event or reason out) and validates everything the store relies
@@ -30,6 +39,7 @@ class EventCodec {
 
   static std::string encode(const ChangeEvent& event);
   static std::string encodeKey(std::int64_t id);
+  static std::string encodeMarker(const SnapshotMarker& marker);
 
  private:
   struct Parser;

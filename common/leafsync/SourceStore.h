@@ -48,7 +48,14 @@ class SourceStore : public ImageReader {
   // Returns the delete's version, or nothing when the image does not exist.
   virtual std::optional<std::int64_t> remove(Plant plant, std::int64_t id) = 0;
 
-  // The oldest unpublished events, in commit order.
+  // Queues a snapshot event (op r: the row's full state and current version) for up to `limit`
+  // rows with id > after_id, reading and queueing in one transaction so that every later
+  // change of those rows is queued after them. Returns the ids queued, ascending.
+  virtual std::vector<std::int64_t> enqueueSnapshot(Plant plant, std::int64_t after_id, int limit) = 0;
+  // Queues the end-of-snapshot marker of a plant (published to every partition).
+  virtual void enqueueSnapshotEnd(Plant plant, std::int64_t rows) = 0;
+
+  // The oldest unpublished events, in commit order. A marker has image_id 0.
   virtual std::vector<OutboxEntry> pendingEvents(std::size_t max) = 0;
   // Removes published events (every seq ≤ up_to).
   virtual void markPublished(std::int64_t up_to_seq) = 0;

@@ -123,12 +123,40 @@ void SqliteSourceStore::migrate() {
 }
 
 void SqliteSourceStore::enqueue(const ChangeEvent& event) {
-  std::string value = EventCodec::encode(event);
-  insert_outbox_.bind(1, static_cast<std::int64_t>(plantIndex(event.plant)))
-      .bind(2, event.image.id)
+  enqueueValue(event.plant, event.image.id, EventCodec::encode(event), event.source_ts_ms);
+}
+
+void SqliteSourceStore::enqueueValue(Plant plant, std::int64_t image_id, const std::string& value, std::int64_t ts_ms) {
+  insert_outbox_.bind(1, static_cast<std::int64_t>(plantIndex(plant)))
+      .bind(2, image_id)
       .bindBlob(3, value)
-      .bind(4, event.source_ts_ms)
+      .bind(4, ts_ms)
       .run();
+}
+
+std::vector<std::int64_t> SqliteSourceStore::enqueueSnapshot(Plant plant, std::int64_t after_id, int limit) {
+  std::vector<std::int64_t> ids;
+  Transaction tx(*this);
+  std::int64_t now_ms = nowMillis();
+  for (const ImageRecord& row : list(plant, after_id, limit)) {
+    ChangeEvent event;
+    event.op = Op::Snapshot;
+    event.plant = plant;
+    event.source_ts_ms = now_ms;
+    event.fields = kAllFields;
+    event.image = row;
+    enqueue(event);
+    ids.push_back(row.id);
+  }
+  tx.commit();
+  return ids;
+}
+
+void SqliteSourceStore::enqueueSnapshotEnd(Plant plant, std::int64_t rows) {
+  SnapshotMarker marker{plant, rows, nowMillis()};
+  Transaction tx(*this);
+  enqueueValue(plant, 0, EventCodec::encodeMarker(marker), marker.source_ts_ms);
+  tx.commit();
 }
 
 ImageRecord SqliteSourceStore::create(Plant plant, const NewImage& image) {

@@ -22,6 +22,8 @@ class SqliteSourceStore : public SourceStore {
   std::optional<ImageRecord> find(Plant plant, std::int64_t id) override;
   std::int64_t count(Plant plant) override;
   std::vector<ImageRecord> list(Plant plant, std::int64_t after_id, int limit) override;
+  std::vector<std::int64_t> enqueueSnapshot(Plant plant, std::int64_t after_id, int limit) override;
+  void enqueueSnapshotEnd(Plant plant, std::int64_t rows) override;
   std::vector<OutboxEntry> pendingEvents(std::size_t max) override;
   void markPublished(std::int64_t up_to_seq) override;
   std::int64_t pendingCount() override;
@@ -32,6 +34,7 @@ class SqliteSourceStore : public SourceStore {
   class Transaction;
   void migrate();
   void enqueue(const ChangeEvent& event);
+  void enqueueValue(Plant plant, std::int64_t image_id, const std::string& value, std::int64_t ts_ms);
 
   SqliteConnection db_;
   std::array<std::unique_ptr<PlantStatements>, 3> plants_;

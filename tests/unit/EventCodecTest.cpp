@@ -82,6 +82,19 @@ TEST_F(EventCodecTest, CreateWithoutOptionalFieldsTakesDefaults) {
   EXPECT_FALSE(got.image.disease);
 }
 
+TEST_F(EventCodecTest, SnapshotMarkerRoundTrips) {
+  SnapshotMarker sent{Plant::Tomato, 20000, 1732520000000};
+  auto result = decode(EventCodec::encodeMarker(sent), kSnapshotMarkerKey);
+  ASSERT_TRUE(std::holds_alternative<SnapshotMarker>(result));
+  auto got = std::get<SnapshotMarker>(result);
+  EXPECT_EQ(got.plant, Plant::Tomato);
+  EXPECT_EQ(got.rows, 20000);
+}
+
+TEST_F(EventCodecTest, RejectsASnapshotMarkerUnderAnImageKey) {
+  EXPECT_EQ(rejection(EventCodec::encodeMarker({Plant::Potato, 1, 1}), "7"), "a snapshot marker's key must be 'snapshot-end'");
+}
+
 TEST_F(EventCodecTest, RejectsMalformedJson) {
   EXPECT_NE(rejection("{not json").find("malformed JSON"), std::string::npos);
   EXPECT_EQ(rejection(""), "empty value");
@@ -90,7 +103,7 @@ TEST_F(EventCodecTest, RejectsMalformedJson) {
 
 TEST_F(EventCodecTest, RejectsUnknownOpAndPlant) {
   EXPECT_EQ(rejection(R"({"op":"x","plant":"potato","id":1,"version":1,"ts_ms":1})"),
-            "unknown op 'x' (expected c, u, d or r)");
+            "unknown op 'x' (expected c, u, d, r or s)");
   EXPECT_EQ(rejection(R"({"op":"d","plant":"banana","id":1,"version":1,"ts_ms":1})"),
             "unknown plant 'banana'");
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "leafsync/EventCodec.h"
 #include "leafsync/SqliteSourceStore.h"
 #include "support/TempDir.h"
 
@@ -16,6 +17,9 @@ class RecordingPublisher : public EventPublisher {
   };
   void send(const std::string& topic, const std::string& key, const std::string& value) override {
     sent.push_back({topic, key, value});
+  }
+  void sendToAllPartitions(const std::string& topic, const std::string& key, const std::string& value) override {
+    for (int partition = 0; partition < 3; ++partition) sent.push_back({topic, key, value});
   }
   bool flush() override { return !broker_down; }
   std::vector<Sent> sent;
@@ -70,6 +74,17 @@ TEST_F(OutboxRelayTest, UnacknowledgedEventsStayInTheOutboxAndAreSentAgain) {
   EXPECT_EQ(relay_->publishOnce(), 1u);
   EXPECT_EQ(publisher_->sent.size(), 2u) << "the retry re-sends: at least once, duplicates are absorbed downstream";
   EXPECT_EQ(writer_.pendingCount(), 0);
+}
+
+TEST_F(OutboxRelayTest, SnapshotMarkerGoesToEveryPartitionAfterTheRows) {
+  writer_.create(Plant::Tomato, image());
+  writer_.enqueueSnapshot(Plant::Tomato, 0, 100);
+  writer_.enqueueSnapshotEnd(Plant::Tomato, 1);
+  while (relay_->publishOnce() > 0) {
+  }
+  ASSERT_EQ(publisher_->sent.size(), 5u);
+  EXPECT_EQ(publisher_->sent[1].key, "1") << "the snapshot row";
+  for (std::size_t i = 2; i < 5; ++i) EXPECT_EQ(publisher_->sent[i].key, kSnapshotMarkerKey);
 }
 
 TEST_F(OutboxRelayTest, StopDrainsWhatIsCommitted) {

@@ -94,6 +94,26 @@ TEST_F(SourceStoreTest, DeleteQueuesTheNextVersion) {
   EXPECT_EQ(event.image.version, 2);
 }
 
+TEST_F(SourceStoreTest, SnapshotQueuesEveryLiveRowWithItsCurrentVersion) {
+  for (int i = 0; i < 3; ++i) store_.create(Plant::Potato, image());
+  store_.remove(Plant::Potato, 2);
+  ImageChange change;
+  change.id = 3;
+  change.fields = kIsActive;
+  change.values.is_active = true;
+  store_.update(Plant::Potato, change);
+  store_.markPublished(store_.pendingEvents(100).back().seq);
+
+  EXPECT_EQ(store_.enqueueSnapshot(Plant::Potato, 0, 10), (std::vector<std::int64_t>{1, 3}));
+  auto pending = store_.pendingEvents(10);
+  ASSERT_EQ(pending.size(), 2u);
+  ChangeEvent row3 = decodeOutbox(pending[1]);
+  EXPECT_EQ(row3.op, Op::Snapshot);
+  EXPECT_EQ(row3.image.version, 2);
+  EXPECT_EQ(row3.image, *store_.find(Plant::Potato, 3));
+  EXPECT_EQ(store_.enqueueSnapshot(Plant::Potato, 3, 10).size(), 0u);
+}
+
 TEST_F(SourceStoreTest, PublishedEventsLeaveTheOutboxInCommitOrder) {
   for (int i = 0; i < 5; ++i) store_.create(Plant::Potato, image());
   auto first = store_.pendingEvents(3);

@@ -1,0 +1,91 @@
+// An empty copy rebuilt from a producer snapshot, long after the topics forgot old events.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "Verifier.h"
+#include "leafsync/SqliteSourceStore.h"
+#include "leafsync/SqliteStore.h"
+#include "support/ConsumerProcess.h"
+#include "support/HttpClient.h"
+
+namespace leafsync {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::httpRequest;
+
+TEST(RebuildTest, EmptyCopyStartedAtTheEndRebuildsFromASnapshotWhileWritesGoOn) {
+  testing::TempDir dir;
+  testing::ConsumerSetup setup(dir);
+  testing::ProducerProcess producer(setup, dir.file("producer.log"));
+  {
+    SqliteSourceStore source(setup.source_database_path);
+    for (int i = 0; i < 20000; ++i) {
+      source.create(kAllPlants[i % 3], NewImage{i % 40, std::string(200, static_cast<char>('a' + i % 26)), 47.1, 15.4});
+    }
+  }
+  producer.start();
+  producer.waitStarted();
+  ASSERT_TRUE(testing::eventually([&] { return SqliteSourceStore(setup.source_database_path).pendingCount() == 0; }, 60s))
+      << "the 20,000 creates are published before the new copy starts";
+
+  // The new copy starts at the end of the topics: as if retention had dropped every old event.
+  testing::ConsumerProcess consumer(setup, dir.file("consumer.log"), {{"LEAFSYNC_START_WHEN_EMPTY", "latest"}});
+  consumer.start();
+  std::uint16_t port = consumer.waitStarted();
+  ASSERT_TRUE(testing::eventually(
+      [&] { return httpRequest(port, "GET", "/readyz").body.find("waiting for a snapshot") != std::string::npos; }, 30s))
+      << consumer.log();
+  EXPECT_EQ(httpRequest(port, "GET", "/readyz").status, 503);
+
+  testing::ServiceProcess load(testing::producerBinary(),
+                               {"load", "--config", setup.producer_config_path, "--no-relay", "--rate", "400",
+                                "--duration", "8", "--mix", "20:65:15", "--seed", "5"},
+                               dir.file("load.log"));
+  testing::ServiceProcess snapshot(testing::producerBinary(),
+                                   {"snapshot", "--config", setup.producer_config_path, "--no-relay", "--rate", "5000"},
+                                   dir.file("snapshot.log"));
+  load.start();
+  snapshot.start();
+  int ready_during_rebuild = 0;
+  while (snapshot.running()) {
+    if (httpRequest(port, "GET", "/readyz").status == 200) ++ready_during_rebuild;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(ready_during_rebuild, 0) << "a half-built copy must not take reads";
+  EXPECT_EQ(load.wait(30s), 0) << load.log();
+
+  EXPECT_TRUE(testing::eventually([&] { return httpRequest(port, "GET", "/readyz").status == 200; }, 60s))
+      << httpRequest(port, "GET", "/readyz").body;
+  std::vector<PlantComparison> comparison;
+  bool same = testing::eventually(
+      [&] {
+        SqliteSourceStore source(setup.source_database_path);
+        SqliteStore copy(setup.database_path);
+        comparison = compareCopies(source, copy);
+        return identical(comparison) && source.pendingCount() == 0;
+      },
+      60s, 200ms);
+  std::ostringstream report;
+  for (const auto& c : comparison) {
+    report << plantName(c.plant) << ": missing " << c.missing << " extra " << c.extra << " differing " << c.differing << "\n";
+    for (const auto& e : c.examples) report << "  " << e << "\n";
+  }
+  EXPECT_TRUE(same) << report.str();
+
+  // The throttle held: the snapshot reports its achieved rate against the target.
+  std::smatch match;
+  std::string log = snapshot.log();
+  ASSERT_TRUE(std::regex_search(log, match, std::regex(R"(snapshot: (\d+) rows .* \(target 5000\.0, ([-+][0-9.]+)%\))"))) << log;
+  EXPECT_GE(std::stoll(match[1]), 20000 - 20000 * 15 / 100) << "every live row is in the snapshot";
+  EXPECT_LE(std::abs(std::stod(match[2])), 10.0) << log;
+  auto status = nlohmann::json::parse(httpRequest(port, "GET", "/sync-status").body);
+  EXPECT_GE(status["snapshot_rows_applied"].get<std::int64_t>(), 1);
+}
+
+}  // namespace
+}  // namespace leafsync
