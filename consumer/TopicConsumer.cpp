@@ -101,8 +101,22 @@ void TopicConsumer::run() {
     }
   }
   flushPending();
+  if (!ever_assigned_) {
+    // librdkafka before 2.3.0 aborts when a cooperative-sticky consumer is destroyed before
+    // its first assignment (confluentinc/librdkafka#4312; Debian ships 2.0.2). Let the join
+    // finish, for a bounded time, before closing.
+    auto until = Clock::now() + std::chrono::seconds(15);
+    while (!ever_assigned_ && Clock::now() < until) {
+      std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
+    }
+  }
   // close() revokes our partitions through rebalance_cb and leaves the group at once.
   consumer_->close();
+  if (!ever_assigned_) {
+    logEvent(LogLevel::Warn, "consumer_never_assigned", {{"topic", topic_.name}});
+    // Destroying it would abort the process (see above); the process is exiting anyway.
+    (void)consumer_.release();
+  }
   logEvent(LogLevel::Info, "consumer_stopped", {{"topic", topic_.name}});
 }
 
@@ -261,6 +275,7 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     }
     if (error) logEvent(LogLevel::Error, "assign_failed", {{"error", error->str()}});
     status_.topicJoined(topic_.name);
+    ever_assigned_ = true;
   } else if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
     // Apply what we hold before the partitions move, so the next owner starts after it.
     flushPending();

@@ -54,6 +54,7 @@ class TopicConsumer : private RdKafka::RebalanceCb {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::vector<std::unique_ptr<RdKafka::Message>> pending_;
   std::atomic<bool> stop_{false};
+  bool ever_assigned_ = false;  // only the consumer thread touches it
   std::thread thread_;
 };
 
