@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "leafsync/Log.h"
 
@@ -159,12 +160,13 @@ void TopicConsumer::flushPending() {
     } catch (const StoreError& e) {
       logEvent(LogLevel::Error, "apply_failed",
                {{"topic", topic_.name}, {"attempt", attempt}, {"error", e.what()}});
-      if (stop_) {
+      metrics_.db_retries.Increment();
+      if (stop_ || !waitOutOutage(attempt)) {
+        // Nothing of this batch is committed: whoever owns the partitions next replays it.
         pending_.clear();
+        held_.clear();
         return;
       }
-      metrics_.db_retries.Increment();
-      backoff(attempt);
     }
   }
   for (std::int32_t partition : prepared.snapshot_ends) {
@@ -186,6 +188,49 @@ void TopicConsumer::flushPending() {
             {"dead_lettered", prepared.dead_lettered}});
   commitToKafka(prepared.offsets);
   pending_.clear();
+  // What arrived while the database was away follows this batch, in order.
+  for (auto& m : held_) pending_.push_back(std::move(m));
+  held_.clear();
+}
+
+bool TopicConsumer::waitOutOutage(int attempt) {
+  // Keep serving the group (heartbeats, rebalances) while the database is away, so a long
+  // outage does not get this member evicted; paused partitions fetch nothing new.
+  TopicPartitionList assigned;
+  consumer_->assignment(assigned.items);
+  consumer_->pause(assigned.items);
+  in_outage_ = true;
+  revoked_in_outage_ = false;
+  auto until = Clock::now() + std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6)));
+  while (!stop_ && !revoked_in_outage_ && Clock::now() < until) {
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
+    if (message->err() == RdKafka::ERR_NO_ERROR) held_.push_back(std::move(message));  // fetched before the pause
+  }
+  in_outage_ = false;
+  TopicPartitionList still_assigned;
+  consumer_->assignment(still_assigned.items);
+  consumer_->resume(still_assigned.items);
+  return !revoked_in_outage_;
+}
+
+void TopicConsumer::rewindUncommitted() {
+  // Our uncommitted messages are dropped; the partitions we keep must be read again from the
+  // first of them (everything before it is committed in the copy).
+  std::map<std::int32_t, std::int64_t> first;
+  for (const auto* list : {&pending_, &held_}) {
+    for (const auto& m : *list) {
+      auto it = first.find(m->partition());
+      if (it == first.end() || m->offset() < it->second) first[m->partition()] = m->offset();
+    }
+  }
+  TopicPartitionList assigned;
+  consumer_->assignment(assigned.items);
+  for (RdKafka::TopicPartition* tp : assigned.items) {
+    auto it = first.find(tp->partition());
+    if (it == first.end()) continue;
+    std::unique_ptr<RdKafka::TopicPartition> at(RdKafka::TopicPartition::create(tp->topic(), tp->partition(), it->second));
+    consumer_->seek(*at, 1000);
+  }
 }
 
 std::int64_t TopicConsumer::pinEndOffset(const RdKafka::TopicPartition& tp) {
@@ -277,8 +322,16 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     status_.topicJoined(topic_.name);
     ever_assigned_ = true;
   } else if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
-    // Apply what we hold before the partitions move, so the next owner starts after it.
-    flushPending();
+    if (in_outage_) {
+      // The database is away: what we hold cannot be committed, so the next owner replays it
+      // from the offsets in the copy, and we read our remaining partitions again.
+      revoked_in_outage_ = true;
+      rewindUncommitted();
+      logEvent(LogLevel::Warn, "batch_abandoned_in_outage", {{"topic", topic_.name}, {"messages", pending_.size() + held_.size()}});
+    } else {
+      // Apply what we hold before the partitions move, so the next owner starts after it.
+      flushPending();
+    }
     for (RdKafka::TopicPartition* tp : partitions) {
       status_.revoked(tp->topic(), tp->partition());
       metrics_.clearLag(tp->topic(), tp->partition());

@@ -42,6 +42,10 @@ class TopicConsumer : private RdKafka::RebalanceCb {
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
   void backoff(int attempt);
+  // Pauses the partitions and keeps polling for a while; false when partitions were revoked
+  // meanwhile (the batch in hand must then be dropped).
+  bool waitOutOutage(int attempt);
+  void rewindUncommitted();
 
   const ConsumerConfig& config_;
   TopicConfig topic_;
@@ -53,6 +57,9 @@ class TopicConsumer : private RdKafka::RebalanceCb {
   KafkaLogger logger_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::vector<std::unique_ptr<RdKafka::Message>> pending_;
+  std::vector<std::unique_ptr<RdKafka::Message>> held_;  // arrived while waiting out an outage
+  bool in_outage_ = false;
+  bool revoked_in_outage_ = false;
   std::atomic<bool> stop_{false};
   bool ever_assigned_ = false;  // only the consumer thread touches it
   std::thread thread_;
