@@ -25,6 +25,10 @@ fi
 echo "== unit and integration tests"
 ctest --test-dir build --output-on-failure --timeout 300 -j2
 
+echo "== deployment checks: manifests offline, the containers' command lines for real"
+scripts/check-manifests.sh build/bin
+scripts/check-container-start.sh build/bin
+
 if [ "${LEAFSYNC_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== the same under AddressSanitizer + UndefinedBehaviorSanitizer"
   scripts/build.sh build-sanitize -DLEAFSYNC_SANITIZE=ON
