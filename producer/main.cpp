@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <pistache/router.h>
 #include <string>
@@ -82,6 +83,45 @@ std::unique_ptr<OutboxRelay> makeRelay(const ProducerConfig& config, ProducerMet
                                        config.relay_batch_size, config.relay_poll_ms, metrics);
 }
 
+// A writing command (load, snapshot) with the relay that publishes what it writes (unless
+// --no-relay: a running `serve` publishes) and SIGINT/SIGTERM turned into a clean early end.
+class WritingRun {
+ public:
+  WritingRun(const ProducerConfig& config, bool with_relay) {
+    if (with_relay) {
+      relay_ = makeRelay(config, metrics_);
+      relay_->start();
+    }
+    watcher_ = std::thread([this] {
+      sigset_t signals = stopSignals();
+      int signal_number = 0;
+      sigwait(&signals, &signal_number);
+      stop_ = true;
+    });
+  }
+  ~WritingRun() {
+    finish();
+    pthread_kill(watcher_.native_handle(), SIGTERM);  // wakes the watcher's sigwait
+    watcher_.join();
+  }
+  std::function<void()> onWrite() {
+    return [this] {
+      if (relay_) relay_->notify();
+    };
+  }
+  // Publishes what is left (when there is a relay) and stops it.
+  void finish() {
+    if (relay_) relay_->stop();
+  }
+  const std::atomic<bool>& stop() const { return stop_; }
+
+ private:
+  ProducerMetrics metrics_;
+  std::unique_ptr<OutboxRelay> relay_;
+  std::atomic<bool> stop_{false};
+  std::thread watcher_;
+};
+
 int serve(const Args& args) {
   ProducerConfig config = loadProducerConfig(args.get("--config", "config/producer.yaml"), processEnvironment());
   setLogLevel(config.log_level);
@@ -121,23 +161,10 @@ int load(const Args& args) {
   parseMix(args.get("--mix", "20:75:5"), options);
   if (options.rate <= 0 || options.duration_s <= 0) throw std::invalid_argument("--rate and --duration must be positive");
 
-  ProducerMetrics metrics;
-  std::unique_ptr<OutboxRelay> relay;
-  if (!args.has("--no-relay")) {
-    relay = makeRelay(config, metrics);
-    relay->start();
-  }
-  // SIGINT/SIGTERM end the run early but cleanly.
-  std::atomic<bool> stop{false};
-  std::thread watcher([&stop] {
-    sigset_t signals = stopSignals();
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    stop = true;
-  });
+  WritingRun run(config, !args.has("--no-relay"));
   auto store = openSourceStore(config.database_url);
-  LoadResult result = runLoad(*store, options, [&relay] { if (relay) relay->notify(); }, stop);
-  if (relay) relay->stop();
+  LoadResult result = runLoad(*store, options, run.onWrite(), run.stop());
+  run.finish();
   std::int64_t unpublished = store->pendingCount();
   std::printf("load: %lld writes (%lld creates, %lld updates, %lld deletes) in %.2f s = %.1f writes/s"
               " (target %.1f), %lld errors, %lld events not yet published\n",
@@ -145,8 +172,6 @@ int load(const Args& args) {
               static_cast<long long>(result.updates), static_cast<long long>(result.deletes), result.seconds,
               static_cast<double>(result.writes()) / result.seconds, options.rate,
               static_cast<long long>(result.errors), static_cast<long long>(unpublished));
-  pthread_kill(watcher.native_handle(), SIGTERM);
-  watcher.join();
   return result.errors == 0 ? 0 : 1;
 }
 
@@ -161,29 +186,16 @@ int snapshot(const Args& args) {
     if (!plant) throw std::invalid_argument("--plant must be potato, tomato or pepper");
     options.plants = {*plant};
   }
-  ProducerMetrics metrics;
-  std::unique_ptr<OutboxRelay> relay;
-  if (!args.has("--no-relay")) {
-    relay = makeRelay(config, metrics);
-    relay->start();
-  }
-  std::atomic<bool> stop{false};
-  std::thread watcher([&stop] {
-    sigset_t signals = stopSignals();
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    stop = true;
-  });
+  WritingRun run(config, !args.has("--no-relay"));
   auto store = openSourceStore(config.database_url);
-  SnapshotResult result = runSnapshot(*store, options, [&relay] { if (relay) relay->notify(); }, stop, std::cerr);
-  if (relay) relay->stop();
+  SnapshotResult result = runSnapshot(*store, options, run.onWrite(), run.stop(), std::cerr);
+  run.finish();
+  bool interrupted = run.stop();
   double deviation = 100.0 * (result.rate() - options.rate) / options.rate;
   std::printf("snapshot: %lld rows in %.2f s = %.1f rows/s (target %.1f, %+.1f%%), %lld events not yet published%s\n",
               static_cast<long long>(result.rows), result.seconds, result.rate(), options.rate, deviation,
-              static_cast<long long>(store->pendingCount()), stop ? " (interrupted)" : "");
-  pthread_kill(watcher.native_handle(), SIGTERM);
-  watcher.join();
-  return stop ? 1 : 0;
+              static_cast<long long>(store->pendingCount()), interrupted ? " (interrupted)" : "");
+  return interrupted ? 1 : 0;
 }
 
 int verify(const Args& args) {
