@@ -85,6 +85,7 @@ void ServiceProcess::start() {
   }
   pid_ = pid;
   port_ = 0;
+  exit_status_ = -1;
 }
 
 std::string ServiceProcess::log() const {
@@ -141,13 +142,14 @@ int ServiceProcess::terminate(std::chrono::milliseconds deadline, std::chrono::m
 }
 
 int ServiceProcess::wait(std::chrono::milliseconds deadline) {
-  if (pid_ <= 0) return -1;
+  if (pid_ <= 0) return exit_status_;
   int status = 0;
   if (!eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, deadline, std::chrono::milliseconds(10))) {
     return -1;
   }
   pid_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_status_;
 }
 
 bool ServiceProcess::running() {
@@ -155,6 +157,7 @@ bool ServiceProcess::running() {
   int status = 0;
   if (waitpid(pid_, &status, WNOHANG) == pid_) {
     pid_ = -1;
+    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return false;
   }
   return true;

@@ -46,7 +46,8 @@ class ServiceProcess {
   void kill9();
   // SIGTERM and wait; returns the exit code (or 128+signal), -1 if it did not exit in time.
   int terminate(std::chrono::milliseconds deadline, std::chrono::milliseconds* took = nullptr);
-  // Waits for the process to exit by itself; returns its exit code, -1 on timeout.
+  // Waits for the process to exit by itself (or takes the status running() saw); returns its
+  // exit code, -1 on timeout.
   int wait(std::chrono::milliseconds deadline);
   bool running();
   std::uint16_t port() const { return port_; }
@@ -60,6 +61,7 @@ class ServiceProcess {
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   std::size_t log_offset_ = 0;
+  int exit_status_ = -1;
 };
 
 // The consumer binary with the setup's config.
