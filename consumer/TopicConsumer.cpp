@@ -233,18 +233,22 @@ void TopicConsumer::rewindUncommitted() {
   }
 }
 
-std::int64_t TopicConsumer::pinEndOffset(const RdKafka::TopicPartition& tp) {
-  // "Latest" resolved later by the fetcher would race with events published meanwhile (a
-  // snapshot started right after this copy joined): resolve it now and store it as this
-  // partition's offset, so the choice is made once and nothing after it is skipped.
+std::int64_t TopicConsumer::startWhenEmpty(const RdKafka::TopicPartition& tp) {
+  // Resolved here rather than by the fetcher: OFFSET_BEGINNING costs librdkafka 2.0.2 a fixed
+  // 500 ms offset-query timer, and "latest" resolved later would race with events published
+  // meanwhile (a snapshot started right after this copy joined).
   std::int64_t low = 0;
   std::int64_t high = -1;
+  bool latest = config_.start_from_latest_when_empty;
   RdKafka::ErrorCode err = consumer_->query_watermark_offsets(tp.topic(), tp.partition(), &low, &high, 10000);
   if (err != RdKafka::ERR_NO_ERROR || high < 0) {
-    logEvent(LogLevel::Warn, "end_offset_unknown", {{"topic", tp.topic()}, {"partition", tp.partition()},
+    logEvent(LogLevel::Warn, "watermarks_unknown", {{"topic", tp.topic()}, {"partition", tp.partition()},
                                                     {"error", RdKafka::err2str(err)}});
-    return RdKafka::Topic::OFFSET_END;
+    return latest ? RdKafka::Topic::OFFSET_END : RdKafka::Topic::OFFSET_BEGINNING;
   }
+  if (!latest) return low;  // if retention moves it meanwhile, auto.offset.reset=earliest applies
+  // Latest is stored as this partition's offset at once, so the choice is made once and
+  // nothing published after it is skipped, even across a restart.
   for (int attempt = 0;; ++attempt) {
     try {
       store_->applyBatch({}, {{tp.topic(), tp.partition(), high}});
@@ -303,8 +307,7 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
           backoff(attempt);
         }
       }
-      std::int64_t start = stored ? *stored : RdKafka::Topic::OFFSET_BEGINNING;
-      if (!stored && config_.start_from_latest_when_empty) start = pinEndOffset(*tp);
+      std::int64_t start = stored ? *stored : startWhenEmpty(*tp);
       tp->set_offset(start);
       status_.assigned(tp->topic(), tp->partition(), stored.value_or(-1),
                        !stored && config_.start_from_latest_when_empty);

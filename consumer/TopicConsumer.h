@@ -38,7 +38,7 @@ class TopicConsumer : private RdKafka::RebalanceCb {
   void flushPending();
   void commitToKafka(const std::vector<PartitionOffset>& offsets);
   void refreshPositions();
-  std::int64_t pinEndOffset(const RdKafka::TopicPartition& tp);  // watermarks and fetch positions for lag and readiness
+  std::int64_t startWhenEmpty(const RdKafka::TopicPartition& tp);  // offset for a partition the copy never saw  // watermarks and fetch positions for lag and readiness
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
   void backoff(int attempt);

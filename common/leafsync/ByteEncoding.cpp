@@ -76,27 +76,33 @@ std::string base64Encode(std::string_view bytes) {
 
 std::optional<std::string> base64Decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    int pad = 0;
-    std::uint32_t n = 0;
-    for (std::size_t j = 0; j < 4; ++j) {
-      char c = text[i + j];
-      if (c == '=' && last && j >= 2) {
-        ++pad;
-        n <<= 6;
-        continue;
-      }
-      int v = kBase64Table[static_cast<unsigned char>(c)];
-      if (v < 0 || pad > 0) return std::nullopt;
-      n = (n << 6) | static_cast<std::uint32_t>(v);
-    }
-    out.push_back(static_cast<char>((n >> 16) & 0xff));
-    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
+  if (text.empty()) return std::string();
+  std::size_t pad = text[text.size() - 1] == '=' ? (text[text.size() - 2] == '=' ? 2 : 1) : 0;
+  std::string out(text.size() / 4 * 3 - pad, '\0');
+  const auto* in = reinterpret_cast<const unsigned char*>(text.data());
+  char* o = out.data();
+  // Every group but the last has no padding: decode four characters per step, checking all
+  // four at once (an invalid character has the sign bit set in the table).
+  const std::size_t full = text.size() / 4 - 1;
+  for (std::size_t g = 0; g < full; ++g, in += 4, o += 3) {
+    std::int32_t a = kBase64Table[in[0]], b = kBase64Table[in[1]], c = kBase64Table[in[2]],
+                 d = kBase64Table[in[3]];
+    if ((a | b | c | d) < 0) return std::nullopt;
+    std::uint32_t n = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
+                      (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
+    o[0] = static_cast<char>(n >> 16);
+    o[1] = static_cast<char>(n >> 8);
+    o[2] = static_cast<char>(n);
   }
+  std::int32_t a = kBase64Table[in[0]], b = kBase64Table[in[1]];
+  std::int32_t c = pad == 2 ? 0 : kBase64Table[in[2]];
+  std::int32_t d = pad >= 1 ? 0 : kBase64Table[in[3]];
+  if ((a | b | c | d) < 0) return std::nullopt;
+  std::uint32_t n = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
+                    (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
+  o[0] = static_cast<char>(n >> 16);
+  if (pad < 2) o[1] = static_cast<char>(n >> 8);
+  if (pad < 1) o[2] = static_cast<char>(n);
   return out;
 }
 

@@ -112,6 +112,10 @@ SqliteConnection::SqliteConnection(const std::string& path) {
     throw StoreError("cannot open SQLite database '" + path + "': " + message);
   }
   sqlite3_busy_handler(db_, retryQuickly, nullptr);
+  // Rows carry ~1 KiB images: 16 KiB pages hold a dozen instead of three, so a batch dirties
+  // (and the WAL and checkpoints write) far fewer pages: ~2x the apply rate measured by
+  // bench/apply_bench. Takes effect only on a new, empty file.
+  exec("PRAGMA page_size=16384");
   exec("PRAGMA journal_mode=WAL");
   // NORMAL in WAL mode survives a process crash; a power loss can drop the last transactions,
   // which is safe here because the offsets live in the same transactions and are replayed.
