@@ -225,6 +225,8 @@ int main(int argc, char** argv) {
   sigset_t signals = stopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Summaries are read by scripts and tests as they happen, also when stdout is a file.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   try {
     Args args = parseArgs(argc, argv);
     if (args.command == "serve") return serve(args);
