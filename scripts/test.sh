@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, starts a real Kafka broker on its own
-# port, runs every test tier (unit, integration), then the same under AddressSanitizer and
+# port and PostgreSQL on its own, runs every test tier (unit, integration; the store suite against
+# SQLite and PostgreSQL), then the same under AddressSanitizer and
 # UndefinedBehaviorSanitizer, and a short benchmark smoke run. Exit code 0 = all green.
 #   LEAFSYNC_SKIP_SANITIZERS=1   skip the sanitizer build (faster local runs)
 set -euo pipefail
@@ -13,14 +14,25 @@ export KAFKA_PORT=${LEAFSYNC_TEST_KAFKA_PORT:-19092}
 export KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1))
 export LEAFSYNC_TEST_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
 started_kafka=0
+started_pg=0
+pg_port=${LEAFSYNC_TEST_PG_PORT:-55433}
 cleanup() {
   if [ "$started_kafka" = 1 ]; then scripts/kafka.sh stop --purge >/dev/null 2>&1 || true; fi
+  # PGPORT inline, not exported: libpq reads it too.
+  if [ "$started_pg" = 1 ]; then PGPORT=$pg_port scripts/postgres.sh stop --purge >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 if ! scripts/kafka.sh status >/dev/null 2>&1; then
   scripts/kafka.sh start
   started_kafka=1
 fi
+
+if ! PGPORT=$pg_port scripts/postgres.sh status >/dev/null 2>&1; then
+  PGPORT=$pg_port scripts/postgres.sh start
+  started_pg=1
+fi
+LEAFSYNC_TEST_POSTGRES_URL=$(PGPORT=$pg_port scripts/postgres.sh url)
+export LEAFSYNC_TEST_POSTGRES_URL
 
 echo "== unit and integration tests"
 ctest --test-dir build --output-on-failure --timeout 300 -j2

@@ -23,6 +23,8 @@ std::string checkPercentage(double percentage) {
 
 std::string checkDisease(std::string_view disease) {
   if (disease.size() > kMaxDiseaseLength) return "field 'disease' is longer than 200 characters";
+  // PostgreSQL text cannot hold NUL: accepting it would make the copy retry the event forever.
+  if (disease.find('\0') != std::string_view::npos) return "field 'disease' must not contain NUL characters";
   return {};
 }
 

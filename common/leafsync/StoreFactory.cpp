@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "leafsync/PostgresSourceStore.h"
+#include "leafsync/PostgresStore.h"
 #include "leafsync/SqliteSourceStore.h"
 #include "leafsync/SqliteStore.h"
 
@@ -12,12 +14,18 @@ bool startsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
+// libpq's URL forms: postgresql://user@host:port/db?param=value (or postgres://).
+bool isPostgresUrl(const std::string& url) {
+  return startsWith(url, "postgresql://") || startsWith(url, "postgres://");
+}
+
 // The SQLite file path a URL names; throws std::invalid_argument for other databases.
 std::string sqlitePath(const std::string& url) {
   if (startsWith(url, "sqlite://")) return url.substr(9);
   if (startsWith(url, "sqlite:")) return url.substr(7);
   if (url.find("://") != std::string::npos || startsWith(url, "postgres")) {
-    throw std::invalid_argument("unsupported database URL '" + url + "' (this build serves sqlite:PATH)");
+    throw std::invalid_argument("unsupported database URL '" + url +
+                                "' (use sqlite:PATH or postgresql://user@host:port/db)");
   }
   return url;
 }
@@ -25,10 +33,12 @@ std::string sqlitePath(const std::string& url) {
 }  // namespace
 
 std::unique_ptr<Store> openStore(const std::string& url) {
+  if (isPostgresUrl(url)) return std::make_unique<PostgresStore>(url);
   return std::make_unique<SqliteStore>(sqlitePath(url));
 }
 
 std::unique_ptr<SourceStore> openSourceStore(const std::string& url) {
+  if (isPostgresUrl(url)) return std::make_unique<PostgresSourceStore>(url);
   return std::make_unique<SqliteSourceStore>(sqlitePath(url));
 }
 

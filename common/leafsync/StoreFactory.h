@@ -8,7 +8,8 @@
 
 namespace leafsync {
 
-// Opens the copy named by a URL: "sqlite:PATH", "sqlite://PATH" or a bare file path.
+// Opens the copy named by a URL: "postgresql://…" / "postgres://…" (libpq connection URI),
+// "sqlite:PATH", "sqlite://PATH" or a bare file path.
 // Throws std::invalid_argument for a URL it cannot serve, StoreError when the open fails.
 std::unique_ptr<Store> openStore(const std::string& url);
 

@@ -139,6 +139,7 @@ TEST_F(EventCodecTest, RejectsInvalidFieldValues) {
   EXPECT_EQ(rejection(update(R"({"updated_at":"soon"})")), "field 'updated_at' must be an ISO-8601 timestamp");
   EXPECT_EQ(rejection(update(R"({"is_active":"yes"})")), "field 'is_active' must be true or false");
   EXPECT_EQ(rejection(update(R"({"colour":"green"})")), "unknown field 'colour'");
+  EXPECT_EQ(rejection(update(R"({"disease":"Late\u0000blight"})")), "field 'disease' must not contain NUL characters");
   EXPECT_EQ(rejection(update(R"({})")), "an update must change at least one field");
 }
 

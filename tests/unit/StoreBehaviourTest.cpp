@@ -1,8 +1,22 @@
-// The apply rules of the copy, run against every Store implementation.
+// The apply rules of the copy, run against every Store implementation: SQLite always,
+// PostgreSQL when LEAFSYNC_TEST_POSTGRES_URL names a server (each test in a database of its own,
+// dropped after), e.g.
+//   PGPORT=55433 scripts/postgres.sh start
+//   LEAFSYNC_TEST_POSTGRES_URL=$(PGPORT=55433 scripts/postgres.sh url) build/bin/leafsync-unit-tests
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "leafsync/PostgresConnection.h"
+#include "leafsync/PostgresSourceStore.h"
+#include "leafsync/PostgresStore.h"
 #include "leafsync/SqliteStore.h"
 #include "leafsync/StoreFactory.h"
 #include "support/EventBuilder.h"
@@ -13,15 +27,103 @@ namespace {
 
 using testing::EventBuilder;
 
+const char* postgresAdminUrl() {
+  const char* url = std::getenv("LEAFSYNC_TEST_POSTGRES_URL");
+  return url && *url ? url : nullptr;
+}
+
+#define SKIP_WITHOUT_POSTGRES()                                                                  \
+  if (!postgresAdminUrl())                                                                       \
+  GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set, so the PostgreSQL tests are skipped " \
+                  "(start one: scripts/postgres.sh start; export LEAFSYNC_TEST_POSTGRES_URL="   \
+                  "$(scripts/postgres.sh url))"
+
+// A database of its own for one test, created on the server LEAFSYNC_TEST_POSTGRES_URL names
+// and dropped (with whatever is still connected to it) when the test ends.
+class ScratchDatabase {
+ public:
+  explicit ScratchDatabase(const std::string& admin_url)
+      : admin_(admin_url), name_("leafsync_test_" + testing::uniqueSuffix()) {
+    admin_.ensureOpen();
+    admin_.exec("CREATE DATABASE " + admin_.escapeIdentifier(name_));
+    url_ = postgresUrlWithDatabase(admin_url, name_);
+  }
+  ~ScratchDatabase() {
+    try {
+      admin_.ensureOpen();
+      admin_.exec("DROP DATABASE IF EXISTS " + admin_.escapeIdentifier(name_) + " WITH (FORCE)");
+    } catch (const StoreError& e) {
+      ADD_FAILURE() << "cannot drop " << name_ << ": " << e.what();
+    }
+  }
+  const std::string& url() const { return url_; }
+  PostgresConnection& admin() { return admin_; }
+
+  // Ends the server process `pid` (a store's connection), as an outage would, and waits
+  // until it is gone.
+  void terminateBackend(int pid) {
+    admin_.ensureOpen();
+    PgResult r = admin_.execParams("SELECT pg_terminate_backend($1)", PgParams().add(std::int32_t{pid}));
+    ASSERT_TRUE(r.getBool(0, 0)) << "no backend " << pid;
+    for (int i = 0; i < 500; ++i) {
+      PgResult alive =
+          admin_.execParams("SELECT 1 FROM pg_stat_activity WHERE pid = $1", PgParams().add(std::int32_t{pid}));
+      if (alive.rows() == 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL() << "backend " << pid << " still alive";
+  }
+
+ private:
+  PostgresConnection admin_;
+  std::string name_;
+  std::string url_;
+};
+
+// Parameter: the database kind, "sqlite" or "postgresql".
 class StoreBehaviour : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { store_ = openStore("sqlite:" + dir_.file("copy.db")); }
+  void SetUp() override {
+    if (GetParam() == "sqlite") {
+      url_ = "sqlite:" + dir_.file("copy.db");
+    } else {
+      SKIP_WITHOUT_POSTGRES();
+      database_.emplace(postgresAdminUrl());
+      url_ = database_->url();
+    }
+    store_ = openStore(url_);
+  }
 
   ApplyCounts apply(std::vector<ChangeEvent> events, std::vector<PartitionOffset> offsets = {}) {
     return store_->applyBatch(events, offsets);
   }
 
+  // Makes every write of image `id` of potato fail inside the database.
+  void injectFailureOn(std::int64_t id) {
+    const std::string where = "NEW.id = " + std::to_string(id);
+    if (GetParam() == "sqlite") {
+      sqlite3* raw = nullptr;
+      ASSERT_EQ(sqlite3_open(dir_.file("copy.db").c_str(), &raw), SQLITE_OK);
+      ASSERT_EQ(sqlite3_exec(raw,
+                             ("CREATE TRIGGER fail_on_id BEFORE INSERT ON image_potato WHEN " + where +
+                              " BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+                                 .c_str(),
+                             nullptr, nullptr, nullptr),
+                SQLITE_OK);
+      sqlite3_close(raw);
+    } else {
+      PostgresConnection db(url_);
+      db.exec("CREATE FUNCTION fail_on_id() RETURNS trigger LANGUAGE plpgsql AS"
+              " $$BEGIN RAISE EXCEPTION 'injected failure'; END$$");
+      db.exec("CREATE TRIGGER fail_on_id BEFORE INSERT OR UPDATE ON image_potato FOR EACH ROW WHEN (" +
+              where + ") EXECUTE FUNCTION fail_on_id()");
+    }
+    store_ = openStore(url_);  // SQLite prepares statements against the new trigger
+  }
+
   testing::TempDir dir_;
+  std::optional<ScratchDatabase> database_;  // outlives store_
+  std::string url_;
   std::unique_ptr<Store> store_;
 };
 
@@ -51,6 +153,25 @@ TEST_P(StoreBehaviour, UpdateChangesOnlyTheFieldsItCarries) {
 TEST_P(StoreBehaviour, UpdateCanClearANullableField) {
   apply({EventBuilder::create(1, 1).disease("Healthy"), EventBuilder::update(1, 2).disease(std::nullopt)});
   EXPECT_FALSE(store_->find(Plant::Potato, 1)->disease);
+}
+
+TEST_P(StoreBehaviour, UpdateCanChangeEveryField) {
+  apply({EventBuilder::create(1, 1)});
+  ChangeEvent update = EventBuilder::update(1, 2)
+                           .camera(7)
+                           .data(std::string("\0\x01\xff binary", 10))
+                           .gps(-12.5, 170.25)
+                           .updatedAt("2026-11-25T08:39:50.456000")
+                           .active(true)
+                           .softDeleted(true)
+                           .disease("Early blight")
+                           .percentage(99.5);
+  EXPECT_EQ(apply({update}).applied[static_cast<int>(Op::Update)], 1);
+  auto found = store_->find(Plant::Potato, 1);
+  ASSERT_TRUE(found);
+  ImageRecord expected = update.image;
+  expected.created_at = "2023-10-08T15:39:49.123123";  // not carried: kept
+  EXPECT_EQ(*found, expected);
 }
 
 TEST_P(StoreBehaviour, OlderVersionArrivingLateChangesNothing) {
@@ -130,6 +251,43 @@ TEST_P(StoreBehaviour, OutcomesFollowBatchOrder) {
                                                         ApplyOutcome::MissingRow}));
 }
 
+// Batched stores must split their multi-row statements so that this is sequential.
+TEST_P(StoreBehaviour, OneImageSeveralTimesInABatchAppliesInOrder) {
+  auto counts = apply({EventBuilder::update(1, 1).active(true),           // missing
+                       EventBuilder::create(1, 1).camera(2),               // applied
+                       EventBuilder::create(2, 1),                         // applied
+                       EventBuilder::update(1, 2).disease("Late blight"),  // applied
+                       EventBuilder::update(1, 2).disease("duplicate"),    // stale
+                       EventBuilder::update(2, 2).percentage(5.0),         // applied
+                       EventBuilder::update(1, 3).percentage(10.0),        // applied
+                       EventBuilder::remove(1, 4),                         // applied
+                       EventBuilder::update(1, 5).active(true),            // deleted row
+                       EventBuilder::create(1, 3),                         // stale: tombstone is v4
+                       EventBuilder::remove(1, 4),                         // stale
+                       EventBuilder::snapshot(1, 6).camera(9),             // applied: newer than the delete
+                       EventBuilder::create(1, 1, Plant::Tomato),          // applied: another table
+                       EventBuilder::update(1, 7).disease("back")});       // applied
+  using O = ApplyOutcome;
+  EXPECT_EQ(counts.outcomes, (std::vector<O>{O::MissingRow, O::Applied, O::Applied, O::Applied, O::Stale,
+                                             O::Applied, O::Applied, O::Applied, O::DeletedRow, O::Stale,
+                                             O::Stale, O::Applied, O::Applied, O::Applied}));
+  EXPECT_EQ(counts.applied[static_cast<int>(Op::Create)], 3);
+  EXPECT_EQ(counts.applied[static_cast<int>(Op::Update)], 4);
+  EXPECT_EQ(counts.applied[static_cast<int>(Op::Delete)], 1);
+  EXPECT_EQ(counts.applied[static_cast<int>(Op::Snapshot)], 1);
+  EXPECT_EQ(counts.stale, 3);
+  EXPECT_EQ(counts.missing_row, 1);
+  EXPECT_EQ(counts.deleted_row, 1);
+  auto one = store_->find(Plant::Potato, 1);
+  ASSERT_TRUE(one) << "the snapshot newer than the delete brings the image back";
+  EXPECT_EQ(one->version, 7);
+  EXPECT_EQ(one->camera_id, 9);
+  EXPECT_EQ(one->disease, "back");
+  EXPECT_FALSE(one->percentage) << "the snapshot replaced the state before the delete";
+  EXPECT_EQ(store_->find(Plant::Potato, 2)->percentage, 5.0);
+  EXPECT_TRUE(store_->find(Plant::Tomato, 1));
+}
+
 TEST_P(StoreBehaviour, OffsetsAreStoredWithTheirBatch) {
   EXPECT_FALSE(store_->nextOffset("potato", 0));
   apply({EventBuilder::create(1, 1)}, {{"potato", 0, 11}, {"potato", 2, 4}});
@@ -143,6 +301,8 @@ TEST_P(StoreBehaviour, OffsetsNeverMoveBackwards) {
   apply({}, {{"potato", 0, 11}});
   apply({}, {{"potato", 0, 7}});
   EXPECT_EQ(store_->nextOffset("potato", 0), 11);
+  apply({}, {{"potato", 0, 20}, {"potato", 0, 15}});
+  EXPECT_EQ(store_->nextOffset("potato", 0), 20) << "the same partition twice in one batch";
 }
 
 TEST_P(StoreBehaviour, ListingPagesInIdOrder) {
@@ -159,34 +319,174 @@ TEST_P(StoreBehaviour, ListingPagesInIdOrder) {
 
 TEST_P(StoreBehaviour, AnotherConnectionSeesCommittedBatches) {
   apply({EventBuilder::create(1, 1)}, {{"potato", 1, 1}});
-  auto reader = openStore("sqlite:" + dir_.file("copy.db"));
+  auto reader = openStore(url_);
   EXPECT_TRUE(reader->find(Plant::Potato, 1));
   EXPECT_EQ(reader->nextOffset("potato", 1), 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreBehaviour, ::testing::Values("sqlite"));
-
-TEST(SqliteStore, AFailedBatchLeavesNeitherRowsNorOffsets) {
-  testing::TempDir dir;
-  SqliteStore store(dir.file("copy.db"));
-  {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(dir.file("copy.db").c_str(), &raw), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(raw,
-                           "CREATE TRIGGER fail_on_999 BEFORE INSERT ON image_potato WHEN NEW.id = 999 "
-                           "BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(raw);
-  }
-  SqliteStore fresh(dir.file("copy.db"));  // prepares statements against the new trigger
+TEST_P(StoreBehaviour, AFailedBatchLeavesNeitherRowsNorOffsets) {
+  injectFailureOn(999);
   std::vector<ChangeEvent> batch = {EventBuilder::create(1, 1), EventBuilder::create(999, 1)};
-  EXPECT_THROW(fresh.applyBatch(batch, {{"potato", 0, 2}}), StoreError);
-  EXPECT_FALSE(fresh.find(Plant::Potato, 1));
-  EXPECT_FALSE(fresh.nextOffset("potato", 0));
+  EXPECT_THROW(store_->applyBatch(batch, {{"potato", 0, 2}}), StoreError);
+  EXPECT_FALSE(store_->find(Plant::Potato, 1));
+  EXPECT_FALSE(store_->nextOffset("potato", 0));
   // The connection stays usable after the rollback.
-  fresh.applyBatch({EventBuilder::create(1, 1)}, {{"potato", 0, 1}});
-  EXPECT_TRUE(fresh.find(Plant::Potato, 1));
+  store_->applyBatch({EventBuilder::create(1, 1)}, {{"potato", 0, 1}});
+  EXPECT_TRUE(store_->find(Plant::Potato, 1));
+}
+
+// A random stream with duplicates, replays, deletes and updates of missing rows, applied in
+// batches of random size, gives the outcomes and the rows of applying it one event at a time
+// to SQLite (the reference).
+TEST_P(StoreBehaviour, RandomBatchesMatchOneAtATimeOnSqlite) {
+  std::mt19937 rng(20261125);
+  std::map<std::pair<int, std::int64_t>, std::int64_t> version;  // what the source is at
+  std::vector<ChangeEvent> stream;
+  for (int i = 0; i < 3000; ++i) {
+    Plant plant = kAllPlants[rng() % 2];
+    std::int64_t id = 1 + static_cast<std::int64_t>(rng() % 40);
+    std::int64_t& v = version[{static_cast<int>(plant), id}];
+    int dice = static_cast<int>(rng() % 100);
+    std::int64_t next = dice < 8 && v > 1 ? v - static_cast<std::int64_t>(rng() % 2) : ++v;  // 8 %: replays
+    if (dice < 25) {
+      stream.push_back(EventBuilder::create(id, next, plant).camera(dice).data(std::string(rng() % 64, 'x')));
+    } else if (dice < 30) {
+      stream.push_back(EventBuilder::snapshot(id, next, plant).disease("snap"));
+    } else if (dice < 40) {
+      stream.push_back(EventBuilder::remove(id, next, plant));
+    } else {
+      EventBuilder u = EventBuilder::update(id, next, plant);
+      if (dice % 2) u.disease(dice % 3 ? std::optional<std::string>("d" + std::to_string(i)) : std::nullopt);
+      if (dice % 5 == 0) u.percentage(dice % 3 ? std::optional<double>(dice) : std::nullopt);
+      if (dice % 7 == 0) u.data("new bytes " + std::to_string(i));
+      if (dice % 11 == 0) u.gps(1.5, -2.5).camera(i);
+      if (dice % 3 == 0) u.active(i % 2 == 0).softDeleted(i % 4 == 0);
+      u.updatedAt("2026-11-25T08:39:50." + std::to_string(100000 + i));
+      stream.push_back(u);
+    }
+  }
+  testing::TempDir reference_dir;
+  SqliteStore reference(reference_dir.file("reference.db"));
+  std::vector<ApplyOutcome> expected;
+  for (const ChangeEvent& e : stream) expected.push_back(reference.applyBatch({e}, {}).outcomes.at(0));
+
+  std::vector<ApplyOutcome> outcomes;
+  for (std::size_t at = 0; at < stream.size();) {
+    std::size_t n = std::min<std::size_t>(stream.size() - at, 1 + rng() % 400);
+    std::vector<ChangeEvent> batch(stream.begin() + static_cast<long>(at), stream.begin() + static_cast<long>(at + n));
+    ApplyCounts counts = apply(batch, {{"potato", 0, static_cast<std::int64_t>(at + n)}});
+    outcomes.insert(outcomes.end(), counts.outcomes.begin(), counts.outcomes.end());
+    at += n;
+  }
+  ASSERT_EQ(outcomes.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(outcomes[i], expected[i]) << "event " << i;
+  }
+  for (Plant plant : kAllPlants) {
+    EXPECT_EQ(store_->count(plant), reference.count(plant));
+    EXPECT_EQ(store_->list(plant, 0, 100), reference.list(plant, 0, 100));
+    for (std::int64_t id = 1; id <= 40; ++id) EXPECT_EQ(store_->versionOf(plant, id), reference.versionOf(plant, id));
+  }
+  EXPECT_EQ(store_->nextOffset("potato", 0), static_cast<std::int64_t>(stream.size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Databases, StoreBehaviour, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param == "sqlite" ? std::string("Sqlite") : std::string("Postgres");
+                         });
+
+// ----------------------------------------------------------------------- PostgreSQL only
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SKIP_WITHOUT_POSTGRES();
+    database_.emplace(postgresAdminUrl());
+  }
+  std::optional<ScratchDatabase> database_;
+};
+
+TEST_F(PostgresStoreTest, EveryApplyModeGivesTheSameOutcomes) {
+  std::vector<ChangeEvent> batch;
+  for (int id = 1; id <= 30; ++id) batch.push_back(EventBuilder::create(id, 1));
+  for (int id = 1; id <= 30; id += 2) batch.push_back(EventBuilder::update(id, 2).disease("x"));
+  for (int id = 1; id <= 30; id += 3) batch.push_back(EventBuilder::remove(id, 3));
+  for (int id = 25; id <= 35; ++id) batch.push_back(EventBuilder::update(id, 4).active(true));
+  ApplyCounts first;
+  for (bool pipeline : {true, false}) {
+    for (std::size_t max_run : {0, 1, 7}) {
+      SCOPED_TRACE("pipeline " + std::to_string(pipeline) + ", max_run " + std::to_string(max_run));
+      ScratchDatabase db(postgresAdminUrl());
+      PostgresStore store(db.url(), PostgresApplyOptions{pipeline, max_run});
+      ApplyCounts counts = store.applyBatch(batch, {{"potato", 0, 1}});
+      if (first.outcomes.empty()) first = counts;
+      EXPECT_EQ(counts.outcomes, first.outcomes);
+      EXPECT_EQ(store.count(Plant::Potato), 30 - 10);
+      EXPECT_EQ(store.find(Plant::Potato, 29)->version, 4);
+    }
+  }
+  EXPECT_EQ(first.missing_row, 5);
+  EXPECT_EQ(first.deleted_row, 2);
+}
+
+// The consumer retries a batch after StoreError; the same store object must reconnect.
+TEST_F(PostgresStoreTest, ALostConnectionFailsOnceThenTheStoreReconnects) {
+  PostgresStore store(database_->url());
+  store.applyBatch({EventBuilder::create(1, 1)}, {{"potato", 0, 1}});
+
+  database_->terminateBackend(store.backendPid());
+  std::vector<ChangeEvent> batch = {EventBuilder::create(2, 1), EventBuilder::update(1, 2).active(true)};
+  EXPECT_THROW(store.applyBatch(batch, {{"potato", 0, 3}}), StoreError);
+  ApplyCounts counts = store.applyBatch(batch, {{"potato", 0, 3}});
+  EXPECT_EQ(counts.appliedTotal(), 2) << "the failed attempt committed nothing";
+  EXPECT_EQ(store.nextOffset("potato", 0), 3);
+
+  database_->terminateBackend(store.backendPid());
+  EXPECT_THROW(store.find(Plant::Potato, 2), StoreError);
+  EXPECT_TRUE(store.find(Plant::Potato, 2));
+  database_->terminateBackend(store.backendPid());
+  EXPECT_THROW(store.ping(), StoreError);
+  EXPECT_NO_THROW(store.ping());
+}
+
+TEST_F(PostgresStoreTest, AnUnreachableServerIsAStoreError) {
+  EXPECT_THROW(PostgresStore("postgresql://leafsync@127.0.0.1:1/none?connect_timeout=2"), StoreError);
+  EXPECT_THROW(openStore("postgres://leafsync@127.0.0.1:1/none?connect_timeout=2"), StoreError);
+}
+
+TEST_F(PostgresStoreTest, ReplicasStartingTogetherMigrateOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      try {
+        PostgresStore store(database_->url());
+        store.ping();
+      } catch (const StoreError& e) {
+        ++failures;
+        ADD_FAILURE() << e.what();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  PostgresConnection db(database_->url());
+  PgResult r = db.execParams("SELECT count(*) FROM schema_migrations WHERE component = $1", PgParams().text("copy"));
+  EXPECT_EQ(r.getInt(0, 0), 1);
+  PostgresStore again(database_->url());  // nothing left to migrate
+  EXPECT_EQ(again.count(Plant::Pepper), 0);
+}
+
+TEST_F(PostgresStoreTest, CopyAndSourceRefuseToShareADatabase) {
+  PostgresStore copy(database_->url());
+  EXPECT_THROW(PostgresSourceStore{database_->url()}, StoreError);
+}
+
+TEST(PostgresUrl, DatabaseIsReplaced) {
+  EXPECT_EQ(postgresUrlWithDatabase("postgresql://u@h:5/db", "x"), "postgresql://u@h:5/x");
+  EXPECT_EQ(postgresUrlWithDatabase("postgresql://u@h:5", "x"), "postgresql://u@h:5/x");
+  EXPECT_EQ(postgresUrlWithDatabase("postgres://u@h/db?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+  EXPECT_EQ(postgresUrlWithDatabase("postgresql://h?a=/b", "x"), "postgresql://h/x?a=/b");
 }
 
 }  // namespace
