@@ -178,7 +178,10 @@ class ListingBatchSource : public BatchSource {
  public:
   explicit ListingBatchSource(std::unique_ptr<SourceStore> store) : store_(std::move(store)) {}
 
-  void beginSnapshot() override {}
+  void beginSnapshot() override {
+    for (auto& ids : listed_ids_) ids.clear();
+    listed_all_ = {false, false, false};
+  }
   void endSnapshot() override {}
 
   SourcePage rows(Plant plant, std::int64_t after_id, int limit,
@@ -187,15 +190,27 @@ class ListingBatchSource : public BatchSource {
     SourcePage page;
     page.done = listed.size() < static_cast<std::size_t>(limit);
     page.last_id = listed.empty() ? after_id : listed.back().id;
+    auto& ids = listed_ids_[plantIndex(plant)];
+    if (after_id == 0) ids.clear();
     for (ImageRecord& row : listed) {
       bytes_ += rowBytes(row);  // read whole, filtered here
+      ids.push_back(row.id);
       if (!updated_after || row.updated_at > *updated_after) page.rows.push_back(std::move(row));
     }
+    listed_all_[plantIndex(plant)] = page.done;
     return page;
   }
 
+  // The listing already read every row of this run: its ids cost nothing more.
   IdPage ids(Plant plant, std::int64_t after_id, int limit) override {
     IdPage page;
+    if (listed_all_[plantIndex(plant)]) {
+      const auto& ids = listed_ids_[plantIndex(plant)];
+      auto it = std::upper_bound(ids.begin(), ids.end(), after_id);
+      for (; it != ids.end() && page.ids.size() < static_cast<std::size_t>(limit); ++it) page.ids.push_back(*it);
+      page.done = it == ids.end();
+      return page;
+    }
     std::vector<ImageRecord> listed = store_->list(plant, after_id, limit);
     for (const ImageRecord& row : listed) {
       bytes_ += rowBytes(row);
@@ -210,6 +225,8 @@ class ListingBatchSource : public BatchSource {
  private:
   std::unique_ptr<SourceStore> store_;
   std::int64_t bytes_ = 0;
+  std::array<std::vector<std::int64_t>, 3> listed_ids_;
+  std::array<bool, 3> listed_all_ = {false, false, false};
 };
 
 // Ends the source's snapshot however the run is left.
@@ -237,7 +254,11 @@ std::unique_ptr<BatchSource> openBatchSource(const std::string& url) {
   if (url.find("://") == std::string::npos && !startsWith(url, "postgres")) {
     return std::make_unique<SqliteBatchSource>(url);
   }
-  return std::make_unique<ListingBatchSource>(openSourceStore(url));
+  return listingBatchSource(openSourceStore(url));
+}
+
+std::unique_ptr<BatchSource> listingBatchSource(std::unique_ptr<SourceStore> store) {
+  return std::make_unique<ListingBatchSource>(std::move(store));
 }
 
 // --- the job -------------------------------------------------------------------------------

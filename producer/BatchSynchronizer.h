@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "BatchMetrics.h"
+#include "leafsync/SourceStore.h"
 #include "leafsync/Store.h"
 
 namespace leafsync {
@@ -77,9 +78,11 @@ class BatchSource {
 
 // sqlite:PATH (or a bare path): SQL against the source's image tables, the watermark as a WHERE
 // clause, a read transaction (WAL snapshot) per run; refuses a database that does not exist.
-// Other URLs: through openSourceStore(url)'s listing, the watermark filtered after reading (so
-// every row's bytes are read and counted) and no cross-page snapshot.
+// Other URLs (PostgreSQL): through openSourceStore(url)'s listing, the watermark filtered after
+// reading (so every row's bytes are read and counted, as they were), no cross-page snapshot.
 std::unique_ptr<BatchSource> openBatchSource(const std::string& url);
+// The generic reader over any SourceStore (what openBatchSource uses for non-SQLite URLs).
+std::unique_ptr<BatchSource> listingBatchSource(std::unique_ptr<SourceStore> store);
 
 struct BatchOptions {
   BatchStrategy strategy = BatchStrategy::Full;

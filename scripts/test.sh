@@ -37,6 +37,12 @@ export LEAFSYNC_TEST_POSTGRES_URL
 echo "== unit and integration tests"
 ctest --test-dir build --output-on-failure --timeout 300 -j2
 
+echo "== Grafana dashboard: every query against a real Prometheus scraping the running services"
+scripts/check-dashboard.sh
+
+echo "== stream vs batch experiment, CI variant (asserts the stream moves fewer bytes and stays fresher)"
+bench/experiment.sh --ci --out build/experiment-ci
+
 echo "== deployment checks: manifests offline, the containers' command lines for real"
 scripts/check-manifests.sh build/bin
 scripts/check-container-start.sh build/bin
