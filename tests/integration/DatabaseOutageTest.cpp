@@ -1,0 +1,91 @@
+// PostgreSQL stopped for 10 s under a running consumer: it retries, keeps its place in the
+// group, and finishes with an identical copy — without a restart.
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "leafsync/EventCodec.h"
+#include "leafsync/PostgresConnection.h"
+#include "leafsync/PostgresStore.h"
+#include "support/ConsumerProcess.h"
+#include "support/HttpClient.h"
+#include "support/KafkaTestKit.h"
+#include "support/StreamModel.h"
+
+namespace leafsync {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A PostgreSQL of this test's own (scripts/postgres.sh on its own port), so stopping it
+// disturbs no other test.
+class OwnPostgres {
+ public:
+  OwnPostgres() : port_(std::to_string(56000 + std::rand() % 900)) { run("start"); }
+  ~OwnPostgres() { run("stop --purge"); }
+  void stop() { run("stop"); }
+  void start() { run("start"); }
+  std::string url() const { return "postgresql://leafsync@127.0.0.1:" + port_ + "/postgres"; }
+
+ private:
+  void run(const std::string& command) {
+    std::string line = "PGPORT=" + port_ + " " + std::string(LEAFSYNC_TEST_SOURCE_DIR) +
+                       "/../scripts/postgres.sh " + command + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(line.c_str()), 0) << line;
+  }
+  std::string port_;
+};
+
+TEST(DatabaseOutageTest, ConsumerRidesOutAStoppedPostgresWithoutRestartAndLosesNothing) {
+  if (!std::getenv("LEAFSYNC_TEST_POSTGRES_URL")) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set (no PostgreSQL here)";
+  OwnPostgres postgres;
+  testing::TempDir dir;
+  testing::ConsumerSetup setup(dir);
+  constexpr std::int64_t kEvents = 40000;
+  testing::StreamModel model(17, 128);
+  testing::TestProducer producer;
+  auto publish = [&](std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      ChangeEvent e = model.next();
+      producer.send(setup.topic(e.plant), EventCodec::encodeKey(e.image.id), EventCodec::encode(e));
+    }
+    producer.flush();
+  };
+  auto committed = [&] {
+    PostgresStore copy(postgres.url());
+    std::int64_t total = 0;
+    for (const PartitionOffset& o : copy.offsets()) total += o.next_offset;
+    return total;
+  };
+  publish(kEvents / 2);
+  testing::ConsumerProcess consumer(setup, dir.file("consumer.log"),
+                                    {{"LEAFSYNC_DATABASE_URL", postgres.url()}, {"LEAFSYNC_BATCH_SIZE", "200"}});
+  consumer.start();
+  std::uint16_t port = consumer.waitStarted();
+  ASSERT_TRUE(testing::eventually([&] { return committed() >= kEvents / 8; }, 60s, 20ms)) << consumer.log();
+
+  postgres.stop();
+  publish(kEvents / 2);  // the stream goes on while the copy is away
+  std::this_thread::sleep_for(10s);  // the outage itself, not a synchronisation
+  EXPECT_TRUE(consumer.running()) << "the consumer waits out the outage";
+  EXPECT_EQ(testing::httpRequest(port, "GET", "/readyz").status, 503) << "not ready without its database";
+  postgres.start();
+
+  ASSERT_TRUE(testing::eventually([&] { return committed() == kEvents; }, 120s, 100ms)) << consumer.log();
+  EXPECT_TRUE(consumer.running()) << "recovered without a restart";
+  PostgresStore copy(postgres.url());
+  std::vector<std::string> diffs = model.differences(copy);
+  EXPECT_TRUE(diffs.empty()) << diffs.size() << " differences, first: " << diffs.front();
+  std::string metrics = testing::httpRequest(port, "GET", "/metrics").body;
+  auto value = [&](const std::string& name) {
+    auto pos = metrics.find("\n" + name + " ");  // the sample line, not its # HELP line
+    return pos == std::string::npos ? -1.0 : std::stod(metrics.substr(pos + name.size() + 2));
+  };
+  EXPECT_GT(value("leafsync_db_retries_total"), 0) << "the outage shows in the retry metric";
+  EXPECT_GT(value("leafsync_db_errors_total"), 0);
+  EXPECT_EQ(consumer.terminate(20s), 0) << consumer.log();
+}
+
+}  // namespace
+}  // namespace leafsync
