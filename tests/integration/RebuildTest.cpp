@@ -7,10 +7,10 @@
 #include <sstream>
 
 #include "Verifier.h"
-#include "leafsync/SqliteSourceStore.h"
-#include "leafsync/SqliteStore.h"
+#include "leafsync/StoreFactory.h"
 #include "support/ConsumerProcess.h"
 #include "support/HttpClient.h"
+#include "support/ScratchPostgres.h"
 
 namespace leafsync {
 namespace {
@@ -18,23 +18,39 @@ namespace {
 using namespace std::chrono_literals;
 using testing::httpRequest;
 
-TEST(RebuildTest, EmptyCopyStartedAtTheEndRebuildsFromASnapshotWhileWritesGoOn) {
+// The same rebuild with the source and the copy in SQLite files, then in PostgreSQL.
+class RebuildTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RebuildTest, EmptyCopyStartedAtTheEndRebuildsFromASnapshotWhileWritesGoOn) {
   testing::TempDir dir;
   testing::ConsumerSetup setup(dir);
-  testing::ProducerProcess producer(setup, dir.file("producer.log"));
+  std::unique_ptr<testing::ScratchPostgres> source_db, copy_db;
+  std::string source_url = "sqlite:" + setup.source_database_path;
+  std::string copy_url = "sqlite:" + setup.database_path;
+  if (GetParam() == "postgres") {
+    if (testing::postgresTestUrl().empty()) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set";
+    source_db = std::make_unique<testing::ScratchPostgres>(testing::postgresTestUrl());
+    copy_db = std::make_unique<testing::ScratchPostgres>(testing::postgresTestUrl());
+    source_url = source_db->url();
+    copy_url = copy_db->url();
+  }
+  std::map<std::string, std::string> producer_env = {{"LEAFSYNC_DATABASE_URL", source_url}};
+  testing::ProducerProcess producer(setup, dir.file("producer.log"), producer_env);
   {
-    SqliteSourceStore source(setup.source_database_path);
+    auto source_store = openSourceStore(source_url);
+    SourceStore& source = *source_store;
     for (int i = 0; i < 20000; ++i) {
       source.create(kAllPlants[i % 3], NewImage{i % 40, std::string(200, static_cast<char>('a' + i % 26)), 47.1, 15.4});
     }
   }
   producer.start();
   producer.waitStarted();
-  ASSERT_TRUE(testing::eventually([&] { return SqliteSourceStore(setup.source_database_path).pendingCount() == 0; }, 60s))
+  ASSERT_TRUE(testing::eventually([&] { return openSourceStore(source_url)->pendingCount() == 0; }, 60s))
       << "the 20,000 creates are published before the new copy starts";
 
   // The new copy starts at the end of the topics: as if retention had dropped every old event.
-  testing::ConsumerProcess consumer(setup, dir.file("consumer.log"), {{"LEAFSYNC_START_WHEN_EMPTY", "latest"}});
+  testing::ConsumerProcess consumer(setup, dir.file("consumer.log"),
+                                    {{"LEAFSYNC_START_WHEN_EMPTY", "latest"}, {"LEAFSYNC_DATABASE_URL", copy_url}});
   consumer.start();
   std::uint16_t port = consumer.waitStarted();
   ASSERT_TRUE(testing::eventually(
@@ -45,10 +61,10 @@ TEST(RebuildTest, EmptyCopyStartedAtTheEndRebuildsFromASnapshotWhileWritesGoOn) 
   testing::ServiceProcess load(testing::producerBinary(),
                                {"load", "--config", setup.producer_config_path, "--no-relay", "--rate", "400",
                                 "--duration", "8", "--mix", "20:65:15", "--seed", "5"},
-                               dir.file("load.log"));
+                               dir.file("load.log"), producer_env);
   testing::ServiceProcess snapshot(testing::producerBinary(),
                                    {"snapshot", "--config", setup.producer_config_path, "--no-relay", "--rate", "5000"},
-                                   dir.file("snapshot.log"));
+                                   dir.file("snapshot.log"), producer_env);
   load.start();
   snapshot.start();
   // The rebuild lasts until the snapshot has queued its last row and marker (its summary line);
@@ -67,10 +83,10 @@ TEST(RebuildTest, EmptyCopyStartedAtTheEndRebuildsFromASnapshotWhileWritesGoOn) 
   std::vector<PlantComparison> comparison;
   bool same = testing::eventually(
       [&] {
-        SqliteSourceStore source(setup.source_database_path);
-        SqliteStore copy(setup.database_path);
-        comparison = compareCopies(source, copy);
-        return identical(comparison) && source.pendingCount() == 0;
+        auto source = openSourceStore(source_url);
+        auto copy = openStore(copy_url);
+        comparison = compareCopies(*source, *copy);
+        return identical(comparison) && source->pendingCount() == 0;
       },
       60s, 200ms);
   std::ostringstream report;
@@ -89,6 +105,9 @@ TEST(RebuildTest, EmptyCopyStartedAtTheEndRebuildsFromASnapshotWhileWritesGoOn) 
   auto status = nlohmann::json::parse(httpRequest(port, "GET", "/sync-status").body);
   EXPECT_GE(status["snapshot_rows_applied"].get<std::int64_t>(), 1);
 }
+
+INSTANTIATE_TEST_SUITE_P(Databases, RebuildTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace leafsync

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace leafsync {
+class PostgresConnection;
+}
+
+namespace leafsync::testing {
+
+// A database of its own on the PostgreSQL that LEAFSYNC_TEST_POSTGRES_URL names, dropped (with
+// whatever is still connected) when the object goes away.
+class ScratchPostgres {
+ public:
+  explicit ScratchPostgres(const std::string& admin_url);
+  ~ScratchPostgres();
+  const std::string& url() const { return url_; }
+
+ private:
+  std::unique_ptr<PostgresConnection> admin_;
+  std::string name_;
+  std::string url_;
+};
+
+// LEAFSYNC_TEST_POSTGRES_URL, or empty when the PostgreSQL tests are to be skipped.
+std::string postgresTestUrl();
+
+}  // namespace leafsync::testing
