@@ -1,0 +1,397 @@
+// leafsync-bench-postgres: the consumer's end-to-end apply rate into PostgreSQL against the raw
+// rate of PostgresStore::applyBatch, measured in the same run, for ~1 KiB and ~20 KiB images:
+//   ceiling  PostgresStore::applyBatch alone: 1,000-event batches of creates with their offsets,
+//            time inside applyBatch only (batches built untimed)
+//   x1       one real TopicConsumer (PostgresStore, KafkaDeadLetterProducer, fresh group) reading
+//            a pre-produced topic until the offsets stored in the copy sum to N, from start()
+//   x3       three TopicConsumers in one group on that topic, each with its own PostgresStore
+// Each measurement gets a fresh scratch database (CREATE DATABASE on --postgres-url, DROP ...
+// WITH (FORCE) after); topics are deleted afterwards. One table on stdout, progress on stderr.
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "KafkaDeadLetterProducer.h"
+#include "SyncStatus.h"
+#include "TopicConsumer.h"
+#include "leafsync/ConsumerConfig.h"
+#include "leafsync/ConsumerMetrics.h"
+#include "leafsync/EventCodec.h"
+#include "leafsync/KafkaConfig.h"
+#include "leafsync/Log.h"
+#include "leafsync/PostgresConnection.h"
+#include "leafsync/PostgresStore.h"
+#include "leafsync/Timestamp.h"
+
+namespace {
+
+using namespace leafsync;
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+[[noreturn]] void die(const std::string& message) { throw std::runtime_error(message); }
+
+double loadAverage() {
+  double load = -1;
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
+    std::fclose(f);
+  }
+  return load;
+}
+
+std::string randomSuffix() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  return buf;
+}
+
+struct Options {
+  std::string postgres_url;
+  std::string bootstrap = "127.0.0.1:9092";
+  std::string kafka_config = LEAFSYNC_SOURCE_DIR "/config/kafka.dev.json";
+  std::int64_t events_small = 50000;  // ~1 KiB images
+  std::int64_t events_large = 5000;   // ~20 KiB images
+  int partitions = 3;
+  double timeout_s = 60;
+};
+
+Options parseOptions(int argc, char** argv) {
+  Options o;
+  if (const char* env = std::getenv("LEAFSYNC_TEST_POSTGRES_URL"); env && *env) o.postgres_url = env;
+  if (const char* env = std::getenv("LEAFSYNC_BOOTSTRAP_SERVERS"); env && *env) o.bootstrap = env;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::printf("usage: leafsync-bench-postgres [--postgres-url URL (default $LEAFSYNC_TEST_POSTGRES_URL)]\n"
+                  "  [--bootstrap H:P (default $LEAFSYNC_BOOTSTRAP_SERVERS, else 127.0.0.1:9092)]\n"
+                  "  [--kafka-config PATH] [--events N (1 KiB, default 50000)] [--events-large N (20 KiB,\n"
+                  "  default 5000)] [--partitions P (default 3)] [--timeout S per measurement (default 60)]\n");
+      std::exit(0);
+    }
+    if (i + 1 >= argc) die(arg + " needs a value (or unknown option)");
+    std::string v = argv[++i];
+    if (arg == "--postgres-url") o.postgres_url = v;
+    else if (arg == "--bootstrap") o.bootstrap = v;
+    else if (arg == "--kafka-config") o.kafka_config = v;
+    else if (arg == "--events") o.events_small = std::stoll(v);
+    else if (arg == "--events-large") o.events_large = std::stoll(v);
+    else if (arg == "--partitions") o.partitions = std::stoi(v);
+    else if (arg == "--timeout") o.timeout_s = std::stod(v);
+    else die("unknown option '" + arg + "'");
+  }
+  if (o.postgres_url.empty()) die("no PostgreSQL: pass --postgres-url or set LEAFSYNC_TEST_POSTGRES_URL");
+  if (o.events_small < 1000 || o.events_large < 1000) die("--events and --events-large must be >= 1000");
+  return o;
+}
+
+const char* const kCreatedAt = "2023-10-08T15:39:49.123123";
+
+class Workload {
+ public:
+  explicit Workload(std::size_t image_bytes) : images_(256) {
+    std::mt19937_64 rng(42);
+    for (auto& image : images_) {
+      image.resize(image_bytes);
+      for (char& c : image) c = static_cast<char>(rng());
+    }
+  }
+  ChangeEvent create(std::int64_t id, std::int64_t ts_ms) const {
+    ChangeEvent e;
+    e.op = Op::Create;
+    e.plant = Plant::Potato;
+    e.source_ts_ms = ts_ms;
+    e.fields = kAllFields;
+    e.image.id = id;
+    e.image.version = 1;
+    e.image.camera_id = id % 16;
+    e.image.data = images_[static_cast<std::size_t>(id) % images_.size()];
+    e.image.latitude = 48.137154;
+    e.image.longitude = 11.576124;
+    e.image.created_at = kCreatedAt;
+    e.image.updated_at = kCreatedAt;
+    e.image.is_active = true;
+    e.image.is_deleted = false;
+    if (id % 2 == 0) {
+      e.image.disease = "late_blight";
+      e.image.percentage = 12.5;
+    }
+    return e;
+  }
+
+ private:
+  std::vector<std::string> images_;
+};
+
+// A fresh database beside the admin URL's, dropped WITH (FORCE) when it goes.
+class ScratchDatabase {
+ public:
+  explicit ScratchDatabase(PostgresConnection& admin)
+      : admin_(admin), name_("leafsync_bench_" + randomSuffix()) {
+    admin_.ensureOpen();
+    admin_.exec("CREATE DATABASE " + admin_.escapeIdentifier(name_));
+    url_ = postgresUrlWithDatabase(admin_.url(), name_);
+  }
+  ~ScratchDatabase() {
+    try {
+      admin_.ensureOpen();
+      admin_.exec("DROP DATABASE IF EXISTS " + admin_.escapeIdentifier(name_) + " WITH (FORCE)");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "leafsync-bench-postgres: dropping %s: %s\n", name_.c_str(), e.what());
+    }
+  }
+  const std::string& url() const { return url_; }
+
+ private:
+  PostgresConnection& admin_;
+  std::string name_;
+  std::string url_;
+};
+
+// Seconds inside applyBatch for n creates in 1,000-event batches, each batch with the offsets
+// of `partitions` partitions (as a consumer's batch carries them). Batches are built untimed.
+double postgresCeiling(PostgresConnection& admin, const Workload& w, std::int64_t n, int partitions) {
+  ScratchDatabase db(admin);
+  PostgresStore store(db.url());
+  constexpr std::int64_t kBatch = 1000;
+  double seconds = 0;
+  std::vector<ChangeEvent> batch;
+  for (std::int64_t first = 1; first <= n; first += kBatch) {
+    batch.clear();
+    const std::int64_t ts_ms = nowMillis();
+    for (std::int64_t id = first; id < first + kBatch && id <= n; ++id) batch.push_back(w.create(id, ts_ms));
+    std::vector<PartitionOffset> offsets;
+    for (int p = 0; p < partitions; ++p) offsets.push_back({"ceiling", p, (first + kBatch) / partitions});
+    ::sync();
+    auto started = Clock::now();
+    ApplyCounts counts = store.applyBatch(batch, offsets);
+    seconds += secondsSince(started);
+    if (counts.appliedTotal() != static_cast<std::int64_t>(batch.size())) die("ceiling: a create was not applied");
+  }
+  if (store.count(Plant::Potato) != n) die("ceiling: row count mismatch");
+  return seconds;
+}
+
+std::unique_ptr<RdKafka::Conf> confOf(const std::map<std::string, std::string>& props) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  for (const auto& [k, v] : props) {
+    if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) die("Kafka property '" + k + "': " + error);
+  }
+  return conf;
+}
+
+// Creates (or deletes) topics through the C Admin API; `create` false deletes.
+void adminTopics(const std::string& bootstrap, const std::vector<std::string>& names, int partitions, bool create) {
+  if (names.empty()) return;
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), errstr, sizeof errstr);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  if (!rk) die(std::string("admin: ") + errstr);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(
+      rk, create ? RD_KAFKA_ADMIN_OP_CREATETOPICS : RD_KAFKA_ADMIN_OP_DELETETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(options, 30000, errstr, sizeof errstr);
+  std::vector<rd_kafka_NewTopic_t*> news;
+  std::vector<rd_kafka_DeleteTopic_t*> dels;
+  for (const auto& name : names) {
+    if (create) news.push_back(rd_kafka_NewTopic_new(name.c_str(), partitions, 1, errstr, sizeof errstr));
+    else dels.push_back(rd_kafka_DeleteTopic_new(name.c_str()));
+  }
+  if (create) rd_kafka_CreateTopics(rk, news.data(), news.size(), options, queue);
+  else rd_kafka_DeleteTopics(rk, dels.data(), dels.size(), options, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 60000);
+  std::string error = !event ? "no answer from " + bootstrap + " within 60 s"
+                      : rd_kafka_event_error(event) ? rd_kafka_event_error_string(event) : "";
+  if (event && error.empty()) {
+    size_t n = 0;
+    const rd_kafka_topic_result_t** results =
+        create ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &n)
+               : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), &n);
+    for (size_t i = 0; i < n && error.empty(); ++i) {
+      if (rd_kafka_topic_result_error(results[i])) error = rd_kafka_topic_result_error_string(results[i]);
+    }
+  }
+  if (event) rd_kafka_event_destroy(event);
+  rd_kafka_NewTopic_destroy_array(news.data(), news.size());
+  rd_kafka_DeleteTopic_destroy_array(dels.data(), dels.size());
+  rd_kafka_AdminOptions_destroy(options), rd_kafka_queue_destroy(queue), rd_kafka_destroy(rk);
+  if (!error.empty()) {
+    if (create) die("cannot create topics: " + error);
+    std::fprintf(stderr, "leafsync-bench-postgres: deleting topics: %s\n", error.c_str());
+  }
+}
+
+// Encodes n creates with EventCodec, produces them keyed by id, idempotently, and checks the
+// partitions' watermarks hold exactly n.
+void produce(const std::map<std::string, std::string>& kafka, const std::string& topic, const Workload& w,
+             std::int64_t n, int partitions) {
+  auto props = producerProperties(kafka);
+  props["enable.idempotence"] = "true";
+  props["linger.ms"] = "5";
+  props["client.id"] = "leafsync-bench-producer";
+  auto conf = confOf(props);
+  std::string error;
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+  if (!producer) die("producer: " + error);
+  for (std::int64_t id = 1; id <= n; ++id) {
+    std::int64_t ts_ms = nowMillis();
+    std::string value = EventCodec::encode(w.create(id, ts_ms));
+    std::string key = EventCodec::encodeKey(id);
+    for (;;) {
+      RdKafka::ErrorCode err = producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                                                 value.data(), value.size(), key.data(), key.size(), ts_ms, nullptr);
+      if (err == RdKafka::ERR_NO_ERROR) break;
+      if (err != RdKafka::ERR__QUEUE_FULL) die("produce: " + RdKafka::err2str(err));
+      producer->poll(50);
+    }
+    producer->poll(0);
+  }
+  if (producer->flush(120000) != RdKafka::ERR_NO_ERROR) die("produce: not acknowledged in 120 s");
+  std::int64_t messages = 0;
+  for (int p = 0; p < partitions; ++p) {
+    std::int64_t low = 0, high = 0;  // a fresh topic: low is 0
+    if (producer->query_watermark_offsets(topic, p, &low, &high, 10000) != RdKafka::ERR_NO_ERROR) die("watermarks");
+    messages += high - low;
+  }
+  if (messages != n) die("topic '" + topic + "' holds " + std::to_string(messages) + " messages, produced " + std::to_string(n));
+}
+
+// first_s: until the first batch showed up in the copy; first_events: events in it by then.
+struct Timed { double seconds = 0, first_s = 0; std::int64_t first_events = 0; };
+
+// `consumers` TopicConsumers in one fresh group, each with its own PostgresStore on one fresh
+// scratch database, until the offsets stored there sum to n (a fresh topic starts at 0).
+Timed endToEnd(const Options& o, PostgresConnection& admin, const std::map<std::string, std::string>& kafka,
+               const std::string& topic, std::int64_t n, int consumers) {
+  ScratchDatabase db(admin);
+  ConsumerConfig config;  // must outlive the consumers: they keep a reference
+  config.kafka = kafka;
+  config.kafka["group.id"] = "leafsync-bench-pg-" + randomSuffix();
+  config.kafka["client.id"] = "leafsync-bench-pg";
+  config.dead_letter_topic = "leafsync.bench.dlq";
+  config.topics = {TopicConfig{topic, Plant::Potato, EventFormat::Native}};
+  config.database_url = db.url();
+  config.log_level = LogLevel::Warn;
+
+  PostgresStore monitor(db.url());  // creates the schema before the consumers start
+  std::vector<std::unique_ptr<ConsumerMetrics>> metrics;
+  std::vector<std::unique_ptr<SyncStatus>> statuses;
+  std::vector<std::unique_ptr<TopicConsumer>> running;
+  for (int i = 0; i < consumers; ++i) {
+    metrics.push_back(std::make_unique<ConsumerMetrics>(std::vector<std::string>{topic}));
+    statuses.push_back(std::make_unique<SyncStatus>());
+    running.push_back(std::make_unique<TopicConsumer>(
+        config, config.topics[0], std::make_unique<PostgresStore>(db.url()),
+        std::make_unique<KafkaDeadLetterProducer>(config.kafka, config.dead_letter_topic, topic),
+        *metrics.back(), *statuses.back()));
+  }
+  auto stopAll = [&] { for (auto& c : running) c->requestStop(); for (auto& c : running) c->join(); };
+  Timed t;
+  ::sync();
+  auto started = Clock::now();
+  for (auto& c : running) c->start();
+  std::int64_t applied = 0;
+  while (applied < n) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    applied = 0;
+    for (const PartitionOffset& off : monitor.offsets()) applied += off.topic == topic ? off.next_offset : 0;
+    if (applied > 0 && t.first_s == 0) t.first_s = secondsSince(started), t.first_events = applied;
+    if (secondsSince(started) > o.timeout_s) {
+      stopAll();
+      die("end to end x" + std::to_string(consumers) + ": timed out with " + std::to_string(applied) + " of " +
+          std::to_string(n) + " events applied");
+    }
+  }
+  t.seconds = secondsSince(started);
+  stopAll();
+  if (std::int64_t rows = monitor.count(Plant::Potato); rows != n) {
+    die("end to end: the copy holds " + std::to_string(rows) + " rows, expected " + std::to_string(n));
+  }
+  return t;
+}
+
+struct Row { std::string name; std::int64_t events; double seconds, rate, ratio, first_s, steady, steady_ratio; };
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<Row> rows;
+  std::vector<std::string> topics;
+  Options o;
+  const double load_before = loadAverage();
+  try {
+    o = parseOptions(argc, argv);
+    setLogLevel(LogLevel::Warn);
+    std::map<std::string, std::string> kafka;
+    if (std::filesystem::exists(o.kafka_config)) kafka = loadKafkaProperties(o.kafka_config);
+    else kafka = {{"auto.offset.reset", "earliest"}, {"partition.assignment.strategy", "cooperative-sticky"},
+                  {"session.timeout.ms", "10000"}, {"fetch.wait.max.ms", "100"}};
+    kafka["bootstrap.servers"] = o.bootstrap;
+    PostgresConnection admin(o.postgres_url);
+    admin.ensureOpen();
+
+    for (auto [image_bytes, n] : {std::pair<std::size_t, std::int64_t>{1024, o.events_small},
+                                  std::pair<std::size_t, std::int64_t>{20 * 1024, o.events_large}}) {
+      const std::string size = std::to_string(image_bytes / 1024) + " KiB";
+      Workload w(image_bytes);
+      std::fprintf(stderr, "[%s] postgres applyBatch ceiling, %" PRId64 " creates...\n", size.c_str(), n);
+      double c_s = postgresCeiling(admin, w, n, o.partitions);
+      double ceiling = static_cast<double>(n) / c_s;
+      rows.push_back({size + ": PostgresStore::applyBatch (ceiling)", n, c_s, ceiling, 1.0, 0, ceiling, 1.0});
+
+      std::string topic = "leafsync-bench-pg-" + std::to_string(image_bytes / 1024) + "k-" + randomSuffix();
+      std::fprintf(stderr, "[%s] producing %" PRId64 " events to %s...\n", size.c_str(), n, topic.c_str());
+      adminTopics(o.bootstrap, {topic}, o.partitions, true);
+      topics.push_back(topic);
+      produce(kafka, topic, w, n, o.partitions);
+
+      for (int consumers : {1, 3}) {
+        std::fprintf(stderr, "[%s] leafsync end to end, %d consumer(s)...\n", size.c_str(), consumers);
+        Timed t = endToEnd(o, admin, kafka, topic, n, consumers);
+        double rate = static_cast<double>(n) / t.seconds;
+        double steady = static_cast<double>(n - t.first_events) / (t.seconds - t.first_s);
+        rows.push_back({size + ": leafsync kafka->postgres x" + std::to_string(consumers), n, t.seconds, rate,
+                        rate / ceiling, t.first_s, steady, steady / ceiling});
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "leafsync-bench-postgres: %s\n", e.what());
+    adminTopics(o.bootstrap, topics, 0, false);
+    return 1;
+  }
+  adminTopics(o.bootstrap, topics, 0, false);
+  const double load_after = loadAverage();
+
+  std::printf("leafsync-bench-postgres: %d partitions, ceiling batches of 1000, consumer batch_size %d"
+              " linger_ms %d, %u cpus\n\n",
+              o.partitions, ConsumerConfig{}.batch_size, ConsumerConfig{}.linger_ms,
+              std::thread::hardware_concurrency());
+  std::printf("%-44s %7s %7s %8s %11s %8s %9s %9s\n", "measurement", "events", "seconds", "rate/s",
+              "vs ceiling", "1st s", "steady/s", "steady vs");
+  for (const Row& r : rows) {
+    std::printf("%-44s %7" PRId64 " %7.2f %8.0f %11.2f %8.2f %9.0f %9.2f\n", r.name.c_str(), r.events, r.seconds,
+                r.rate, r.ratio, r.first_s, r.steady, r.steady_ratio);
+  }
+  std::printf("\nnote: ratios are against the ceiling of the same image size; end to end is timed from"
+              " start() (group join and first fetch included); steady = from the first batch seen in"
+              " the copy\n");
+  std::printf("note: load average %.2f before, %.2f after\n", load_before, load_after);
+  return 0;
+}
