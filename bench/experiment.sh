@@ -13,8 +13,8 @@
 #   --batch-modes LIST  comma-separated: full,watermark (default both)
 #   --out DIR           results (default var/experiment/<UTC time>)
 #   --bootstrap H:P     use this Kafka broker (default: $LEAFSYNC_TEST_BOOTSTRAP, else our own)
-#   --kafka-port P      port of our own broker when none is given (default 39092)
-#   --port-base P       consumer P, producer P+1, batch full P+2, watermark P+3 (default 38080)
+#   --kafka-port P      port of our own broker when none is given (default 29094)
+#   --port-base P       consumer P, producer P+1, batch full P+2, watermark P+3 (default 28080)
 #   --ci                time-compressed: 1000 images of 4 KiB, 50 writes/s for 30 s, period 5 s;
 #                       exits 1 unless the stream moved fewer bytes than every batch strategy,
 #                       its staleness p99 is below one batch period, and every copy equals the source
@@ -33,7 +33,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/experiment_lib.sh"
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 
 rate=20 duration=1200 mix=10:85:5 image_bytes=16384 seed_images=3000 period=600 modes=full,watermark
-out="" kafka_port=39092 port_base=38080 ci=0 keep=0
+out="" kafka_port=29094 port_base=28080 ci=0 keep=0
 XP_BOOTSTRAP=${LEAFSYNC_TEST_BOOTSTRAP:-}
 ci_defaults() { rate=50 duration=30 image_bytes=4096 seed_images=1000 period=5; }
 args=("$@")

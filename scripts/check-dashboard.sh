@@ -8,12 +8,12 @@
 # starts; about a minute.
 #
 # Usage: scripts/check-dashboard.sh [--port-base P] [--keep]
-#   --port-base P   consumer P, producer P+1, batch P+2 (default 38180)
+#   --port-base P   consumer P, producer P+1, batch P+2 (default 28180)
 #   --keep          leave everything running at the end (for a look at Prometheus)
 # Environment:
 #   LEAFSYNC_TEST_BOOTSTRAP   a running Kafka broker (host:port); without it one is started on
-#                             CHECK_KAFKA_PORT (default 39192) and stopped at the end
-#   PROMETHEUS_LISTEN         where our Prometheus listens (default 127.0.0.1:39190)
+#                             CHECK_KAFKA_PORT (default 29192) and stopped at the end
+#   PROMETHEUS_LISTEN         where our Prometheus listens (default 127.0.0.1:29190)
 #   LEAFSYNC_BUILD_DIR        build directory with the binaries (default build; built if missing)
 #   CHECK_TIMEOUT             seconds the queries may take to all answer (default 60)
 set -euo pipefail
@@ -22,7 +22,7 @@ XP_TAG=check-dashboard
 # shellcheck source=bench/experiment_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../bench/experiment_lib.sh"
 
-port_base=38180 keep=0
+port_base=28180 keep=0
 while (($#)); do
     case $1 in
         --port-base) port_base=$2; shift 2 ;;
@@ -32,7 +32,7 @@ while (($#)); do
     esac
 done
 XP_BOOTSTRAP=${LEAFSYNC_TEST_BOOTSTRAP:-}
-export PROMETHEUS_LISTEN=${PROMETHEUS_LISTEN:-127.0.0.1:39190}
+export PROMETHEUS_LISTEN=${PROMETHEUS_LISTEN:-127.0.0.1:29190}
 CHECK_TIMEOUT=${CHECK_TIMEOUT:-60}
 consumer_port=$port_base producer_port=$((port_base + 1)) batch_port=$((port_base + 2))
 dashboards=("$XP_ROOT"/grafana/dashboards/*.json)
@@ -77,7 +77,7 @@ xp_log "static checks passed: scrape config valid, every panel has a unit, datas
 # --- the services, a load, Prometheus ----------------------------------------------------------
 xp_require_free_ports "$consumer_port" "$producer_port" "$batch_port" "${PROMETHEUS_LISTEN##*:}"
 xp_ensure_binaries
-xp_kafka_up "${CHECK_KAFKA_PORT:-39192}"
+xp_kafka_up "${CHECK_KAFKA_PORT:-29192}"
 prefix=chk$(printf "%04x%04x" "$RANDOM" "$RANDOM")-
 xp_create_topics "${prefix}dlq" "${prefix}potato" "${prefix}tomato" "${prefix}pepper"
 xp_write_configs "$work" "$prefix" "$consumer_port" "$producer_port"

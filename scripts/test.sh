@@ -15,7 +15,7 @@ export KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1))
 export LEAFSYNC_TEST_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
 started_kafka=0
 started_pg=0
-pg_port=${LEAFSYNC_TEST_PG_PORT:-55433}
+pg_port=${LEAFSYNC_TEST_PG_PORT:-25433}
 cleanup() {
   if [ "$started_kafka" = 1 ]; then scripts/kafka.sh stop --purge >/dev/null 2>&1 || true; fi
   # PGPORT inline, not exported: libpq reads it too.

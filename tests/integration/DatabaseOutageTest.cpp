@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 // disturbs no other test.
 class OwnPostgres {
  public:
-  OwnPostgres() : port_(std::to_string(56000 + std::rand() % 900)) { run("start"); }
+  OwnPostgres() : port_(std::to_string(26000 + std::rand() % 900)) { run("start"); }
   ~OwnPostgres() { run("stop --purge"); }
   void stop() { run("stop"); }
   void start() { run("start"); }
