@@ -53,8 +53,19 @@ TEST_P(RebuildTest, EmptyCopyStartedAtTheEndRebuildsFromASnapshotWhileWritesGoOn
                                     {{"LEAFSYNC_START_WHEN_EMPTY", "latest"}, {"LEAFSYNC_DATABASE_URL", copy_url}});
   consumer.start();
   std::uint16_t port = consumer.waitStarted();
+  // The snapshot starts once every partition of every topic is assigned and waiting for it
+  // (what an operator reads from /sync-status or /readyz): events published earlier are before
+  // the offset a partition starts at.
   ASSERT_TRUE(testing::eventually(
-      [&] { return httpRequest(port, "GET", "/readyz").body.find("waiting for a snapshot") != std::string::npos; }, 30s))
+      [&] {
+        auto status = nlohmann::json::parse(httpRequest(port, "GET", "/sync-status").body, nullptr, false);
+        if (!status.is_object() || status["partitions"].size() != 9) return false;
+        for (auto& p : status["partitions"]) {
+          if (p["awaiting_snapshot"] != true) return false;
+        }
+        return true;
+      },
+      60s))
       << consumer.log();
   EXPECT_EQ(httpRequest(port, "GET", "/readyz").status, 503);
 
