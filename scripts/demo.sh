@@ -7,15 +7,17 @@
 #   --keep           leave everything running afterwards
 #   --rate N         camera writes per second (default 500)
 #   --duration S     seconds of load (default 10)
+#   --no-compare     skip the closing stream-vs-batch comparison (bench/experiment.sh --ci)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-keep=0 rate=500 duration=10
+keep=0 rate=500 duration=10 compare=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) keep=1 ;;
     --rate) rate=$2; shift ;;
     --duration) duration=$2; shift ;;
-    *) echo "usage: scripts/demo.sh [--keep] [--rate N] [--duration S]" >&2; exit 2 ;;
+    --no-compare) compare=0 ;;
+    *) echo "usage: scripts/demo.sh [--keep] [--rate N] [--duration S] [--no-compare]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -101,4 +103,10 @@ else
   stop_all
   tail -n 1 var/producer.log var/consumer.log
   scripts/kafka.sh stop
+fi
+
+if [ "$compare" = 1 ]; then
+  say "stream versus the 600-second batch job, time-compressed (batch period 5 s): bench/experiment.sh --ci"
+  echo "(the full-length run: bench/experiment.sh; its table and chart are in docs/experiment.md)"
+  env -u KAFKA_DATA_DIR bench/experiment.sh --ci --out var/experiment-demo
 fi
