@@ -21,4 +21,27 @@ ImageRecord readImageRow(const SqliteStatement& s) {
   return r;
 }
 
+std::optional<ImageRecord> findImage(SqliteStatement& find, std::int64_t id) {
+  find.bind(1, id);
+  std::optional<ImageRecord> result;
+  if (find.step()) result = readImageRow(find);
+  find.reset();
+  return result;
+}
+
+std::int64_t countImages(SqliteStatement& count) {
+  count.step();
+  std::int64_t n = count.columnInt(0);
+  count.reset();
+  return n;
+}
+
+std::vector<ImageRecord> listImages(SqliteStatement& list, std::int64_t after_id, int limit) {
+  list.bind(1, after_id).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<ImageRecord> result;
+  while (list.step()) result.push_back(readImageRow(list));
+  list.reset();
+  return result;
+}
+
 }  // namespace leafsync

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "leafsync/ImageRecord.h"
 #include "leafsync/Plant.h"
@@ -14,6 +17,12 @@ inline constexpr const char* kImageColumns =
     " disease, percentage, version";
 
 ImageRecord readImageRow(const SqliteStatement& statement);
+
+// Run a prepared find (?1 = id), count, or list (?1 = after id, ?2 = limit) statement that
+// selects kImageColumns; shared by the copy and the source store.
+std::optional<ImageRecord> findImage(SqliteStatement& find, std::int64_t id);
+std::int64_t countImages(SqliteStatement& count);
+std::vector<ImageRecord> listImages(SqliteStatement& list, std::int64_t after_id, int limit);
 
 // One table per plant in both databases: image_potato, image_tomato, image_pepper.
 std::string imageTable(Plant plant);

@@ -240,29 +240,13 @@ std::vector<PartitionOffset> SqliteStore::offsets() {
 }
 
 std::optional<ImageRecord> SqliteStore::find(Plant plant, std::int64_t id) {
-  SqliteStatement& s = plants_[plantIndex(plant)]->find;
-  s.bind(1, id);
-  std::optional<ImageRecord> result;
-  if (s.step()) result = readImageRow(s);
-  s.reset();
-  return result;
+  return findImage(plants_[plantIndex(plant)]->find, id);
 }
 
-std::int64_t SqliteStore::count(Plant plant) {
-  SqliteStatement& s = plants_[plantIndex(plant)]->count;
-  s.step();
-  std::int64_t n = s.columnInt(0);
-  s.reset();
-  return n;
-}
+std::int64_t SqliteStore::count(Plant plant) { return countImages(plants_[plantIndex(plant)]->count); }
 
 std::vector<ImageRecord> SqliteStore::list(Plant plant, std::int64_t after_id, int limit) {
-  SqliteStatement& s = plants_[plantIndex(plant)]->list;
-  s.bind(1, after_id).bind(2, static_cast<std::int64_t>(limit));
-  std::vector<ImageRecord> result;
-  while (s.step()) result.push_back(readImageRow(s));
-  s.reset();
-  return result;
+  return listImages(plants_[plantIndex(plant)]->list, after_id, limit);
 }
 
 std::int64_t SqliteStore::versionOf(Plant plant, std::int64_t id) {
