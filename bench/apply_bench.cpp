@@ -714,7 +714,8 @@ Timed kafkaCeiling(const std::map<std::string, std::string>& kafka, const std::s
 
 // -------------------------------------------------------------------------- leafsync ----
 
-// The real pipeline: one TopicConsumer with its own SqliteStore file and a real dead-letter
+// The real pipeline: one TopicConsumer (an applier and a connection per partition) on its own
+// SqliteStore file and a real dead-letter
 // producer, a fresh group. Done when the offsets stored in the copy cover every message
 // (offsets start at 0 in a fresh topic, so their sum is the number of messages applied).
 Timed leafsyncEndToEnd(const Options& o, const std::map<std::string, std::string>& kafka,
@@ -733,8 +734,9 @@ Timed leafsyncEndToEnd(const Options& o, const std::map<std::string, std::string
 
   ConsumerMetrics metrics({topic});
   SyncStatus status;
+  ConnectionPool<Store> copy([&db_path] { return std::make_unique<SqliteStore>(db_path); }, 16);
   auto consumer = std::make_unique<TopicConsumer>(
-      config, config.topics[0], std::make_unique<SqliteStore>(db_path),
+      config, config.topics[0], copy,
       std::make_unique<KafkaDeadLetterProducer>(config.kafka, config.dead_letter_topic, topic),
       metrics, status);
   SqliteStore monitor(db_path);  // a second connection: WAL lets it read beside the writer

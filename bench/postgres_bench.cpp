@@ -293,12 +293,13 @@ Timed endToEnd(const Options& o, PostgresConnection& admin, const std::map<std::
   PostgresStore monitor(db.url());  // creates the schema before the consumers start
   std::vector<std::unique_ptr<ConsumerMetrics>> metrics;
   std::vector<std::unique_ptr<SyncStatus>> statuses;
+  ConnectionPool<Store> copy([&db] { return std::make_unique<PostgresStore>(db.url()); }, 16);
   std::vector<std::unique_ptr<TopicConsumer>> running;
   for (int i = 0; i < consumers; ++i) {
     metrics.push_back(std::make_unique<ConsumerMetrics>(std::vector<std::string>{topic}));
     statuses.push_back(std::make_unique<SyncStatus>());
     running.push_back(std::make_unique<TopicConsumer>(
-        config, config.topics[0], std::make_unique<PostgresStore>(db.url()),
+        config, config.topics[0], copy,
         std::make_unique<KafkaDeadLetterProducer>(config.kafka, config.dead_letter_topic, topic),
         *metrics.back(), *statuses.back()));
   }

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
+#include <cstdlib>
 
 #include "leafsync/Log.h"
 
@@ -19,16 +19,19 @@ struct TopicPartitionList {
 }  // namespace
 
 TopicConsumer::TopicConsumer(const ConsumerConfig& config, const TopicConfig& topic,
-                             std::unique_ptr<Store> store,
+                             ConnectionPool<Store>& copy,
                              std::unique_ptr<DeadLetterSink> dead_letters,
                              ConsumerMetrics& metrics, SyncStatus& status)
     : config_(config),
       topic_(topic),
-      store_(std::move(store)),
+      copy_(copy),
       dead_letters_(std::move(dead_letters)),
       metrics_(metrics),
       status_(status),
-      applier_(topic_, *dead_letters_, metrics),
+      applier_context_{config_, topic_, copy_, *dead_letters_, metrics_, status_,
+                       [this](const PartitionOffset& offset, std::int64_t newest_ts) {
+                         committed(offset, newest_ts);
+                       }},
       logger_("consumer-" + topic.name) {
   auto props = config.kafka;
   // The copy holds the offsets; Kafka's committed offsets are only a mirror for tools.
@@ -45,7 +48,6 @@ TopicConsumer::TopicConsumer(const ConsumerConfig& config, const TopicConfig& to
   conf->set("event_cb", static_cast<RdKafka::EventCb*>(&logger_), error);
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!consumer_) throw ConfigError("cannot create consumer for '" + topic.name + "': " + error);
-  pending_.reserve(static_cast<std::size_t>(config.batch_size));
 }
 
 TopicConsumer::~TopicConsumer() {
@@ -67,24 +69,22 @@ void TopicConsumer::run() {
     return;
   }
   logEvent(LogLevel::Info, "consumer_started", {{"topic", topic_.name}});
-  const auto linger = std::chrono::milliseconds(config_.linger_ms);
-  Clock::time_point deadline{};
   Clock::time_point next_refresh{};
   while (!stop_) {
     if (Clock::now() >= next_refresh) {
       refreshPositions();
       next_refresh = Clock::now() + std::chrono::milliseconds(500);
     }
-    int timeout_ms = 100;
-    if (!pending_.empty()) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
-    }
-    std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
+    // Messages go to the partitions' own queues; this queue serves rebalances and errors.
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
     switch (message->err()) {
       case RdKafka::ERR_NO_ERROR:
-        if (pending_.empty()) deadline = Clock::now() + linger;
-        pending_.push_back(std::move(message));
+        // Every assigned partition's queue is taken before its assignment, so this is a
+        // message of a partition no applier owns: not applied, not committed, read again by
+        // its owner from the copy's offset.
+        logEvent(LogLevel::Error, "message_without_applier",
+                 {{"topic", topic_.name}, {"partition", message->partition()},
+                  {"offset", message->offset()}});
         break;
       case RdKafka::ERR__TIMED_OUT:
       case RdKafka::ERR__PARTITION_EOF:
@@ -95,17 +95,15 @@ void TopicConsumer::run() {
         if (message->err() == RdKafka::ERR__FATAL) stop_ = true;
         break;
     }
-    if (!pending_.empty() &&
-        (pending_.size() >= static_cast<std::size_t>(config_.batch_size) ||
-         Clock::now() >= deadline)) {
-      flushPending();
-    }
   }
-  flushPending();
+  std::vector<std::int32_t> all;
+  for (const auto& [partition, applier] : appliers_) all.push_back(partition);
+  stopAppliers(all);
   if (!ever_assigned_) {
     // librdkafka before 2.3.0 aborts when a cooperative-sticky consumer is destroyed before
     // its first assignment (confluentinc/librdkafka#4312; Debian ships 2.0.2). Let the join
-    // finish, for a bounded time, before closing.
+    // finish, for a bounded time, before closing. An assignment meanwhile starts appliers;
+    // close() stops them again.
     auto until = Clock::now() + std::chrono::seconds(15);
     while (!ever_assigned_ && Clock::now() < until) {
       std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
@@ -121,115 +119,41 @@ void TopicConsumer::run() {
   logEvent(LogLevel::Info, "consumer_stopped", {{"topic", topic_.name}});
 }
 
-void TopicConsumer::flushPending() {
-  if (pending_.empty()) return;
-  std::vector<InboundMessage> batch;
-  batch.reserve(pending_.size());
-  for (const auto& m : pending_) {
-    InboundMessage in;
-    in.topic = topic_.name;
-    in.partition = m->partition();
-    in.offset = m->offset();
-    if (m->key_pointer()) in.key = std::string_view(static_cast<const char*>(m->key_pointer()), m->key_len());
-    in.has_value = m->payload() != nullptr;
-    if (in.has_value) in.value = std::string_view(static_cast<const char*>(m->payload()), m->len());
-    in.timestamp_ms = m->timestamp().timestamp;
-    batch.push_back(in);
+void TopicConsumer::stopAppliers(const std::vector<std::int32_t>& partitions) {
+  // All at once: each applies its batch in hand in parallel with the others.
+  for (std::int32_t p : partitions) {
+    if (auto it = appliers_.find(p); it != appliers_.end()) it->second->requestStop();
   }
+  for (std::int32_t p : partitions) appliers_.erase(p);  // joins
+}
 
-  PreparedBatch prepared;
+void TopicConsumer::committed(const PartitionOffset& offset, std::int64_t newest_event_ts_ms) {
+  // On an applier's thread: librdkafka's handle is thread-safe for these calls.
+  std::int64_t low = 0;
+  std::int64_t high = -1;
+  consumer_->get_watermark_offsets(offset.topic, offset.partition, &low, &high);
+  if (high >= 0) {
+    metrics_.setLag(offset.topic, offset.partition, std::max<std::int64_t>(0, high - offset.next_offset));
+  }
+  status_.applied(offset.topic, offset.partition, offset.next_offset, high, newest_event_ts_ms);
+  TopicPartitionList list;
+  list.items.push_back(RdKafka::TopicPartition::create(offset.topic, offset.partition, offset.next_offset));
+  consumer_->commitAsync(list.items);
+}
+
+std::optional<std::int64_t> TopicConsumer::storedOffset(const RdKafka::TopicPartition& tp) {
   for (int attempt = 0;; ++attempt) {
     try {
-      prepared = applier_.prepare(batch);
-      break;
-    } catch (const DeadLetterError& e) {
-      logEvent(LogLevel::Error, "dead_letter_retry",
-               {{"topic", topic_.name}, {"attempt", attempt}, {"error", e.what()}});
-      if (stop_) {
-        pending_.clear();  // nothing committed: the next owner replays these messages
-        return;
-      }
+      return copy_.acquire()->nextOffset(tp.topic(), tp.partition());
+    } catch (const StoreError& e) {
+      metrics_.db_errors.Increment();
+      metrics_.db_retries.Increment();
+      logEvent(LogLevel::Error, "offset_read_failed",
+               {{"topic", tp.topic()}, {"partition", tp.partition()}, {"attempt", attempt},
+                {"error", e.what()}});
+      if (stop_) return std::nullopt;
       backoff(attempt);
     }
-  }
-  ApplyCounts counts;
-  for (int attempt = 0;; ++attempt) {
-    try {
-      counts = applier_.commit(*store_, prepared);
-      break;
-    } catch (const StoreError& e) {
-      logEvent(LogLevel::Error, "apply_failed",
-               {{"topic", topic_.name}, {"attempt", attempt}, {"error", e.what()}});
-      metrics_.db_retries.Increment();
-      if (stop_ || !waitOutOutage(attempt)) {
-        // Nothing of this batch is committed: whoever owns the partitions next replays it.
-        pending_.clear();
-        held_.clear();
-        return;
-      }
-    }
-  }
-  for (std::int32_t partition : prepared.snapshot_ends) {
-    status_.snapshotEnded(topic_.name, partition);
-    logEvent(LogLevel::Info, "snapshot_end_applied", {{"topic", topic_.name}, {"partition", partition}});
-  }
-  std::int64_t newest_ts = 0;
-  for (const ChangeEvent& e : prepared.events) newest_ts = std::max(newest_ts, e.source_ts_ms);
-  for (const PartitionOffset& offset : prepared.offsets) {
-    std::int64_t low = 0;
-    std::int64_t high = -1;
-    consumer_->get_watermark_offsets(offset.topic, offset.partition, &low, &high);
-    if (high >= 0) metrics_.setLag(offset.topic, offset.partition, std::max<std::int64_t>(0, high - offset.next_offset));
-    status_.applied(offset.topic, offset.partition, offset.next_offset, high, newest_ts);
-  }
-  logEvent(LogLevel::Debug, "batch_applied",
-           {{"topic", topic_.name}, {"messages", pending_.size()},
-            {"applied", counts.appliedTotal()}, {"stale", counts.stale},
-            {"dead_lettered", prepared.dead_lettered}});
-  commitToKafka(prepared.offsets);
-  pending_.clear();
-  // What arrived while the database was away follows this batch, in order.
-  for (auto& m : held_) pending_.push_back(std::move(m));
-  held_.clear();
-}
-
-bool TopicConsumer::waitOutOutage(int attempt) {
-  // Keep serving the group (heartbeats, rebalances) while the database is away, so a long
-  // outage does not get this member evicted; paused partitions fetch nothing new.
-  TopicPartitionList assigned;
-  consumer_->assignment(assigned.items);
-  consumer_->pause(assigned.items);
-  in_outage_ = true;
-  revoked_in_outage_ = false;
-  auto until = Clock::now() + std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6)));
-  while (!stop_ && !revoked_in_outage_ && Clock::now() < until) {
-    std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
-    if (message->err() == RdKafka::ERR_NO_ERROR) held_.push_back(std::move(message));  // fetched before the pause
-  }
-  in_outage_ = false;
-  TopicPartitionList still_assigned;
-  consumer_->assignment(still_assigned.items);
-  consumer_->resume(still_assigned.items);
-  return !revoked_in_outage_;
-}
-
-void TopicConsumer::rewindUncommitted() {
-  // Our uncommitted messages are dropped; the partitions we keep must be read again from the
-  // first of them (everything before it is committed in the copy).
-  std::map<std::int32_t, std::int64_t> first;
-  for (const auto* list : {&pending_, &held_}) {
-    for (const auto& m : *list) {
-      auto it = first.find(m->partition());
-      if (it == first.end() || m->offset() < it->second) first[m->partition()] = m->offset();
-    }
-  }
-  TopicPartitionList assigned;
-  consumer_->assignment(assigned.items);
-  for (RdKafka::TopicPartition* tp : assigned.items) {
-    auto it = first.find(tp->partition());
-    if (it == first.end()) continue;
-    std::unique_ptr<RdKafka::TopicPartition> at(RdKafka::TopicPartition::create(tp->topic(), tp->partition(), it->second));
-    consumer_->seek(*at, 1000);
   }
 }
 
@@ -251,9 +175,11 @@ std::int64_t TopicConsumer::startWhenEmpty(const RdKafka::TopicPartition& tp) {
   // nothing published after it is skipped, even across a restart.
   for (int attempt = 0;; ++attempt) {
     try {
-      store_->applyBatch({}, {{tp.topic(), tp.partition(), high}});
+      copy_.acquire()->applyBatch({}, {{tp.topic(), tp.partition(), high}});
       return high;
     } catch (const StoreError& e) {
+      metrics_.db_errors.Increment();
+      metrics_.db_retries.Increment();
       logEvent(LogLevel::Error, "offset_store_failed", {{"error", e.what()}});
       if (stop_) return high;
       backoff(attempt);
@@ -276,14 +202,6 @@ void TopicConsumer::refreshPositions() {
   }
 }
 
-void TopicConsumer::commitToKafka(const std::vector<PartitionOffset>& offsets) {
-  TopicPartitionList list;
-  for (const PartitionOffset& o : offsets) {
-    list.items.push_back(RdKafka::TopicPartition::create(o.topic, o.partition, o.next_offset));
-  }
-  consumer_->commitAsync(list.items);
-}
-
 void TopicConsumer::backoff(int attempt) {
   auto delay = std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6)));
   auto until = Clock::now() + delay;
@@ -296,21 +214,24 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
   bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     for (RdKafka::TopicPartition* tp : partitions) {
-      std::optional<std::int64_t> stored;
-      for (int attempt = 0;; ++attempt) {
-        try {
-          stored = store_->nextOffset(tp->topic(), tp->partition());
-          break;
-        } catch (const StoreError& e) {
-          logEvent(LogLevel::Error, "offset_read_failed", {{"error", e.what()}});
-          if (stop_) break;
-          backoff(attempt);
-        }
-      }
+      std::optional<std::int64_t> stored = storedOffset(*tp);
       std::int64_t start = stored ? *stored : startWhenEmpty(*tp);
       tp->set_offset(start);
       status_.assigned(tp->topic(), tp->partition(), stored.value_or(-1),
                        !stored && config_.start_from_latest_when_empty);
+      // Taken off the consumer's queue before the fetch starts, so no message of this
+      // partition reaches anyone but its applier.
+      std::unique_ptr<RdKafka::Queue> queue(consumer->get_partition_queue(tp));
+      if (!queue || queue->forward(nullptr) != RdKafka::ERR_NO_ERROR) {
+        // Cannot happen for a partition librdkafka just assigned; without its own queue the
+        // partition would not be applied. Exceptions must not cross librdkafka's C frames:
+        // end the process; its replacement resumes from the copy's offsets.
+        logEvent(LogLevel::Error, "partition_queue_unavailable",
+                 {{"topic", tp->topic()}, {"partition", tp->partition()}});
+        std::abort();
+      }
+      appliers_[tp->partition()] =
+          std::make_unique<PartitionApplier>(applier_context_, tp->partition(), std::move(queue));
       logEvent(LogLevel::Info, "partition_assigned",
                {{"topic", tp->topic()}, {"partition", tp->partition()},
                 {"offset", stored ? std::to_string(*stored) : std::string("none")}});
@@ -325,16 +246,12 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     status_.topicJoined(topic_.name);
     ever_assigned_ = true;
   } else if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
-    if (in_outage_) {
-      // The database is away: what we hold cannot be committed, so the next owner replays it
-      // from the offsets in the copy, and we read our remaining partitions again.
-      revoked_in_outage_ = true;
-      rewindUncommitted();
-      logEvent(LogLevel::Warn, "batch_abandoned_in_outage", {{"topic", topic_.name}, {"messages", pending_.size() + held_.size()}});
-    } else {
-      // Apply what we hold before the partitions move, so the next owner starts after it.
-      flushPending();
-    }
+    // Each applier commits the batch it holds before its partition moves, so the next owner
+    // starts after it; one whose database is away gives its batch up, and the next owner
+    // starts from the copy's offset.
+    std::vector<std::int32_t> revoked;
+    for (RdKafka::TopicPartition* tp : partitions) revoked.push_back(tp->partition());
+    stopAppliers(revoked);
     for (RdKafka::TopicPartition* tp : partitions) {
       status_.revoked(tp->topic(), tp->partition());
       metrics_.clearLag(tp->topic(), tp->partition());
@@ -348,6 +265,9 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     }
   } else {
     logEvent(LogLevel::Error, "rebalance_error", {{"error", RdKafka::err2str(err)}});
+    std::vector<std::int32_t> all;
+    for (const auto& [partition, applier] : appliers_) all.push_back(partition);
+    stopAppliers(all);
     consumer->unassign();
   }
 }

@@ -43,16 +43,29 @@ int run(const std::string& config_path) {
   ConsumerMetrics metrics(topic_names);
   SyncStatus status;
 
+  // Connections to the copy for the partition appliers and offset reads; the read API has
+  // its own, so a burst of requests never waits for an applier's connection.
+  auto open = [&config] { return openStore(config.database_url); };
+  ConnectionPool<Store> copy(open, 64);
+  ConnectionPool<Store> stores(open, static_cast<std::size_t>(config.http_threads));
+  try {
+    copy.add(openStore(config.database_url));  // creates or migrates the schema
+  } catch (const StoreError& e) {
+    // A PostgreSQL that is away now (restarting, not up yet in a fresh deployment) is an
+    // outage to wait out like any other: not ready until it answers. A SQLite file that
+    // cannot be opened is a configuration error.
+    if (!isPostgresUrl(config.database_url)) throw;
+    logEvent(LogLevel::Warn, "database_unavailable", {{"error", e.what()}});
+  }
+
   std::vector<std::unique_ptr<TopicConsumer>> consumers;
   for (const TopicConfig& topic : config.topics) {
     consumers.push_back(std::make_unique<TopicConsumer>(
-        config, topic, openStore(config.database_url),
+        config, topic, copy,
         std::make_unique<KafkaDeadLetterProducer>(config.kafka, config.dead_letter_topic, topic.name),
         metrics, status));
   }
 
-  ConnectionPool<Store> stores([&config] { return openStore(config.database_url); },
-                   static_cast<std::size_t>(config.http_threads));
   std::unique_ptr<WriteForwarder> forwarder;
   if (!config.producer_url.empty()) {
     forwarder = std::make_unique<WriteForwarder>(config.producer_url, std::chrono::milliseconds(10000));

@@ -7,8 +7,10 @@
 
 namespace leafsync {
 
-// Connections for request threads: a store is single-threaded, so each request borrows one
-// and gives it back. Opens lazily; keeps at most `max_idle` open between requests.
+// Connections for threads that take turns: a store is single-threaded, so each user (a
+// request, a partition's applier) borrows one and gives it back. Opens lazily, so a database
+// that is away at start-up costs a failed acquire(), not the process; keeps at most
+// `max_idle` open between uses. Thread-safe.
 template <typename Connection>
 class ConnectionPool {
  public:
@@ -16,19 +18,33 @@ class ConnectionPool {
 
   class Lease {
    public:
-    Lease(ConnectionPool& pool, std::unique_ptr<Connection> c) : pool_(pool), c_(std::move(c)) {}
-    ~Lease() { pool_.giveBack(std::move(c_)); }
+    Lease(ConnectionPool& pool, std::unique_ptr<Connection> c) : pool_(&pool), c_(std::move(c)) {}
+    ~Lease() {
+      if (c_) pool_->giveBack(std::move(c_));
+    }
+    Lease(Lease&& other) noexcept = default;
+    Lease& operator=(Lease&& other) noexcept {
+      if (this != &other) {
+        if (c_) pool_->giveBack(std::move(c_));
+        pool_ = other.pool_;
+        c_ = std::move(other.c_);
+      }
+      return *this;
+    }
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     Connection* operator->() { return c_.get(); }
     Connection& operator*() { return *c_; }
 
    private:
-    ConnectionPool& pool_;
+    ConnectionPool* pool_;
     std::unique_ptr<Connection> c_;
   };
 
   ConnectionPool(Opener opener, std::size_t max_idle) : opener_(std::move(opener)), max_idle_(max_idle) {}
+
+  // Puts a connection opened elsewhere (at start-up) in the pool.
+  void add(std::unique_ptr<Connection> c) { giveBack(std::move(c)); }
 
   Lease acquire() {  // throws what the opener throws (StoreError) when a new one cannot be opened
     {

@@ -14,11 +14,6 @@ bool startsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
-// libpq's URL forms: postgresql://user@host:port/db?param=value (or postgres://).
-bool isPostgresUrl(const std::string& url) {
-  return startsWith(url, "postgresql://") || startsWith(url, "postgres://");
-}
-
 // The SQLite file path a URL names; throws std::invalid_argument for other databases.
 std::string sqlitePath(const std::string& url) {
   if (startsWith(url, "sqlite://")) return url.substr(9);
@@ -31,6 +26,11 @@ std::string sqlitePath(const std::string& url) {
 }
 
 }  // namespace
+
+// libpq's URL forms: postgresql://user@host:port/db?param=value (or postgres://).
+bool isPostgresUrl(const std::string& url) {
+  return startsWith(url, "postgresql://") || startsWith(url, "postgres://");
+}
 
 std::unique_ptr<Store> openStore(const std::string& url) {
   if (isPostgresUrl(url)) return std::make_unique<PostgresStore>(url);

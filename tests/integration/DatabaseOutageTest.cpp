@@ -87,5 +87,46 @@ TEST(DatabaseOutageTest, ConsumerRidesOutAStoppedPostgresWithoutRestartAndLosesN
   EXPECT_EQ(consumer.terminate(20s), 0) << consumer.log();
 }
 
+TEST(DatabaseOutageTest, ConsumerStartedWhilePostgresIsDownServesProbesAndCatchesUpOnceItIsBack) {
+  if (!std::getenv("LEAFSYNC_TEST_POSTGRES_URL")) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set (no PostgreSQL here)";
+  OwnPostgres postgres;
+  postgres.stop();
+  testing::TempDir dir;
+  testing::ConsumerSetup setup(dir);
+  constexpr std::int64_t kEvents = 5000;
+  testing::StreamModel model(23, 128);
+  testing::TestProducer producer;
+  for (std::int64_t i = 0; i < kEvents; ++i) {
+    ChangeEvent e = model.next();
+    producer.send(setup.topic(e.plant), EventCodec::encodeKey(e.image.id), EventCodec::encode(e));
+  }
+  producer.flush();
+
+  testing::ConsumerProcess consumer(setup, dir.file("consumer.log"), {{"LEAFSYNC_DATABASE_URL", postgres.url()}});
+  consumer.start();
+  std::uint16_t port = consumer.waitStarted();
+  EXPECT_EQ(testing::httpRequest(port, "GET", "/healthz").status, 200) << "alive without its database";
+  testing::HttpResponse ready = testing::httpRequest(port, "GET", "/readyz");
+  EXPECT_EQ(ready.status, 503) << "not ready without its database";
+  EXPECT_NE(ready.body.find("database"), std::string::npos) << ready.body;
+  ASSERT_TRUE(testing::eventually([&] { return consumer.log().find("event=offset_read_failed") != std::string::npos; }, 30s))
+      << "joined the group and is waiting for the copy's offsets\n" << consumer.log();
+
+  postgres.start();
+  auto committed = [&] {
+    PostgresStore copy(postgres.url());
+    std::int64_t total = 0;
+    for (const PartitionOffset& o : copy.offsets()) total += o.next_offset;
+    return total;
+  };
+  ASSERT_TRUE(testing::eventually([&] { return committed() == kEvents; }, 120s, 100ms)) << consumer.log();
+  EXPECT_TRUE(consumer.waitReady(30s)) << consumer.log();
+  EXPECT_TRUE(consumer.running()) << "caught up without a restart";
+  PostgresStore copy(postgres.url());
+  std::vector<std::string> diffs = model.differences(copy);
+  EXPECT_TRUE(diffs.empty()) << diffs.size() << " differences, first: " << diffs.front();
+  EXPECT_EQ(consumer.terminate(20s), 0) << consumer.log();
+}
+
 }  // namespace
 }  // namespace leafsync

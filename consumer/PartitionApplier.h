@@ -1,0 +1,81 @@
+#pragma once
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "BatchApplier.h"
+#include "SyncStatus.h"
+#include "leafsync/ConnectionPool.h"
+#include "leafsync/ConsumerConfig.h"
+#include "leafsync/ConsumerMetrics.h"
+#include "leafsync/Store.h"
+
+namespace leafsync {
+
+// What every partition applier of one topic shares. Everything here outlives the appliers.
+struct PartitionApplierContext {
+  const ConsumerConfig& config;
+  const TopicConfig& topic;
+  ConnectionPool<Store>& copy;  // connections to the copy; an applier holds one while it runs
+  DeadLetterSink& dead_letters;  // thread-safe
+  ConsumerMetrics& metrics;
+  SyncStatus& status;
+  // Called on the applier's thread once a batch is committed to the copy: the partition's
+  // next offset (to mirror to Kafka and to report lag).
+  std::function<void(const PartitionOffset&, std::int64_t newest_event_ts_ms)> committed;
+};
+
+// Applies one partition's messages in Kafka order on a thread of its own, with its own
+// connection to the copy, so the partitions of a topic are applied in parallel while each
+// keeps its order. It reads the partition's own librdkafka queue (no longer forwarded to the
+// consumer's queue), so librdkafka's per-partition prefetch limits (queued.min.messages,
+// queued.max.messages.kbytes) hold back fetching for a partition that falls behind, without
+// touching the others. Messages are batched (apply.batch_size, apply.linger_ms); each batch's
+// rows and the partition's next offset commit in one transaction.
+//
+// A database failure is retried with backoff for as long as it lasts. requestStop() makes it
+// apply the batch in hand and end; if the database fails meanwhile it gives up instead:
+// nothing of that batch is committed, so whoever reads the partition next starts from the
+// copy's offset and loses nothing. Messages still in the queue are left for the same reason.
+class PartitionApplier {
+ public:
+  PartitionApplier(const PartitionApplierContext& context, std::int32_t partition,
+                   std::unique_ptr<RdKafka::Queue> queue);
+  ~PartitionApplier();  // requestStop() + join()
+  PartitionApplier(const PartitionApplier&) = delete;
+  PartitionApplier& operator=(const PartitionApplier&) = delete;
+
+  std::int32_t partition() const { return partition_; }
+  void requestStop();  // any thread
+  void join();
+
+ private:
+  void run();
+  // false: gave up because a stop was requested while the batch could not be committed.
+  bool apply(const std::vector<std::unique_ptr<RdKafka::Message>>& batch);
+  Store& connection();  // throws StoreError when the database cannot be reached
+  // Sleeps before retry `attempt`; false when a stop was requested (no retry wanted).
+  bool backoff(int attempt);
+
+  const PartitionApplierContext& context_;
+  const std::int32_t partition_;
+  std::unique_ptr<RdKafka::Queue> queue_;
+  BatchApplier applier_;
+  std::optional<ConnectionPool<Store>::Lease> store_;
+  std::mutex mutex_;
+  std::condition_variable stop_requested_;
+  std::atomic<bool> stop_{false};  // set under mutex_, so a backoff cannot miss it
+  std::thread thread_;  // last: starts once everything above exists
+};
+
+}  // namespace leafsync
