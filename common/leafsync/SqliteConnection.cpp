@@ -3,6 +3,9 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <map>
+
 #include "leafsync/Store.h"
 
 namespace leafsync {
@@ -17,6 +20,22 @@ int retryQuickly(void*, int attempts) {
   if (attempts >= kMaxAttempts) return 0;
   ::usleep(250);
   return 1;
+}
+
+// The writer mutex of a file, shared while any connection of this process has it open.
+std::shared_ptr<std::mutex> writerMutexOf(const std::string& path) {
+  static std::mutex registry_mutex;
+  static std::map<std::string, std::weak_ptr<std::mutex>> registry;
+  std::error_code error;
+  std::string key = std::filesystem::weakly_canonical(path, error).string();
+  if (error) key = path;
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  std::shared_ptr<std::mutex> writer = registry[key].lock();
+  if (!writer) {
+    writer = std::make_shared<std::mutex>();
+    registry[key] = writer;
+  }
+  return writer;
 }
 
 [[noreturn]] void fail(sqlite3* db, std::string_view what) {
@@ -112,6 +131,7 @@ SqliteConnection::SqliteConnection(const std::string& path) {
     throw StoreError("cannot open SQLite database '" + path + "': " + message);
   }
   sqlite3_busy_handler(db_, retryQuickly, nullptr);
+  writer_ = writerMutexOf(path);
   // Rows carry ~1 KiB images: 16 KiB pages hold a dozen instead of three, so a batch dirties
   // (and the WAL and checkpoints write) far fewer pages: ~2x the apply rate measured by
   // bench/apply_bench. Takes effect only on a new, empty file.

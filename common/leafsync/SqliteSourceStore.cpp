@@ -53,10 +53,13 @@ struct SqliteSourceStore::PlantStatements {
   SqliteStatement list;
 };
 
-// BEGIN IMMEDIATE … COMMIT, rolled back if the scope is left by an exception.
+// BEGIN IMMEDIATE … COMMIT, rolled back if the scope is left by an exception; this process's
+// writers of the file take turns (SqliteConnection::writer).
 class SqliteSourceStore::Transaction {
  public:
-  explicit Transaction(SqliteSourceStore& store) : store_(store) { store_.begin_.run(); }
+  explicit Transaction(SqliteSourceStore& store) : store_(store), writer_(store.db_.writer()) {
+    store_.begin_.run();
+  }
   ~Transaction() {
     if (done_) return;
     try {
@@ -72,6 +75,7 @@ class SqliteSourceStore::Transaction {
 
  private:
   SqliteSourceStore& store_;
+  std::lock_guard<std::mutex> writer_;
   bool done_ = false;
 };
 

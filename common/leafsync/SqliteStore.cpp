@@ -125,6 +125,7 @@ ApplyCounts SqliteStore::applyBatch(const std::vector<ChangeEvent>& events,
   ApplyCounts counts;
   counts.outcomes.reserve(events.size());
   std::int64_t applied_ms = nowMillis();
+  std::lock_guard<std::mutex> writer(db_.writer());
   begin_.run();
   try {
     for (const ChangeEvent& event : events) applyOne(event, applied_ms, counts);
