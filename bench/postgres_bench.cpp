@@ -1,10 +1,14 @@
 // leafsync-bench-postgres: the consumer's end-to-end apply rate into PostgreSQL against the raw
 // rate of PostgresStore::applyBatch, measured in the same run, for ~1 KiB and ~20 KiB images:
-//   ceiling  PostgresStore::applyBatch alone: 1,000-event batches of creates with their offsets,
-//            time inside applyBatch only (batches built untimed)
-//   x1       one real TopicConsumer (PostgresStore, KafkaDeadLetterProducer, fresh group) reading
-//            a pre-produced topic until the offsets stored in the copy sum to N, from start()
-//   x3       three TopicConsumers in one group on that topic, each with its own PostgresStore
+//   ceiling    PostgresStore::applyBatch alone on one connection: 1,000-event batches of creates
+//              with their offsets, time inside applyBatch only (batches built untimed)
+//   ceiling xP the same on P connections at once, each applying one partition's share (ids
+//              by partition, as the consumer's partition appliers do), wall time of the slowest
+//   serial     one real TopicConsumer on a topic of 1 partition: one applier, one connection
+//   x1         one real TopicConsumer (PostgresStore, KafkaDeadLetterProducer, fresh group) on
+//              the P-partition topic: P appliers in parallel, until the offsets stored in the
+//              copy sum to N, timed from start()
+//   x3         three TopicConsumers in one group on that topic (as three processes would)
 // Each measurement gets a fresh scratch database (CREATE DATABASE on --postgres-url, DROP ...
 // WITH (FORCE) after); topics are deleted afterwards. One table on stdout, progress on stderr.
 
@@ -65,8 +69,8 @@ struct Options {
   std::string postgres_url;
   std::string bootstrap = "127.0.0.1:9092";
   std::string kafka_config = LEAFSYNC_SOURCE_DIR "/config/kafka.dev.json";
-  std::int64_t events_small = 50000;  // ~1 KiB images
-  std::int64_t events_large = 5000;   // ~20 KiB images
+  std::int64_t events_small = 200000;  // ~1 KiB images
+  std::int64_t events_large = 20000;   // ~20 KiB images
   int partitions = 3;
   double timeout_s = 60;
 };
@@ -80,8 +84,8 @@ Options parseOptions(int argc, char** argv) {
     if (arg == "--help" || arg == "-h") {
       std::printf("usage: leafsync-bench-postgres [--postgres-url URL (default $LEAFSYNC_TEST_POSTGRES_URL)]\n"
                   "  [--bootstrap H:P (default $LEAFSYNC_BOOTSTRAP_SERVERS, else 127.0.0.1:9092)]\n"
-                  "  [--kafka-config PATH] [--events N (1 KiB, default 50000)] [--events-large N (20 KiB,\n"
-                  "  default 5000)] [--partitions P (default 3)] [--timeout S per measurement (default 60)]\n");
+                  "  [--kafka-config PATH] [--events N (1 KiB, default 200000)] [--events-large N (20 KiB,\n"
+                  "  default 20000)] [--partitions P (default 3)] [--timeout S per measurement (default 60)]\n");
       std::exit(0);
     }
     if (i + 1 >= argc) die(arg + " needs a value (or unknown option)");
@@ -163,27 +167,46 @@ class ScratchDatabase {
   std::string url_;
 };
 
-// Seconds inside applyBatch for n creates in 1,000-event batches, each batch with the offsets
-// of `partitions` partitions (as a consumer's batch carries them). Batches are built untimed.
-double postgresCeiling(PostgresConnection& admin, const Workload& w, std::int64_t n, int partitions) {
+// Seconds for n creates in 1,000-event batches through applyBatch on `connections`
+// connections at once, connection c applying the ids of partition c (id % connections) with
+// that partition's offset, as the consumer's partition appliers do. Batches are built untimed;
+// the time is the wall time until the slowest connection is done.
+double postgresCeiling(PostgresConnection& admin, const Workload& w, std::int64_t n, int connections) {
   ScratchDatabase db(admin);
-  PostgresStore store(db.url());
-  constexpr std::int64_t kBatch = 1000;
-  double seconds = 0;
-  std::vector<ChangeEvent> batch;
-  for (std::int64_t first = 1; first <= n; first += kBatch) {
-    batch.clear();
-    const std::int64_t ts_ms = nowMillis();
-    for (std::int64_t id = first; id < first + kBatch && id <= n; ++id) batch.push_back(w.create(id, ts_ms));
-    std::vector<PartitionOffset> offsets;
-    for (int p = 0; p < partitions; ++p) offsets.push_back({"ceiling", p, (first + kBatch) / partitions});
-    ::sync();
-    auto started = Clock::now();
-    ApplyCounts counts = store.applyBatch(batch, offsets);
-    seconds += secondsSince(started);
-    if (counts.appliedTotal() != static_cast<std::int64_t>(batch.size())) die("ceiling: a create was not applied");
+  std::vector<std::unique_ptr<PostgresStore>> stores;
+  for (int c = 0; c < connections; ++c) stores.push_back(std::make_unique<PostgresStore>(db.url()));
+  constexpr std::size_t kBatch = 1000;
+  std::vector<std::vector<std::vector<ChangeEvent>>> batches(static_cast<std::size_t>(connections));
+  const std::int64_t ts_ms = nowMillis();
+  for (std::int64_t id = 1; id <= n; ++id) {
+    auto& mine = batches[static_cast<std::size_t>(id % connections)];
+    if (mine.empty() || mine.back().size() == kBatch) mine.emplace_back();
+    mine.back().push_back(w.create(id, ts_ms));
   }
-  if (store.count(Plant::Potato) != n) die("ceiling: row count mismatch");
+  ::sync();
+  std::vector<std::string> errors(static_cast<std::size_t>(connections));
+  std::vector<std::thread> threads;
+  auto started = Clock::now();
+  for (int c = 0; c < connections; ++c) {
+    threads.emplace_back([&, c] {
+      std::int64_t next = 0;
+      try {
+        for (const auto& batch : batches[static_cast<std::size_t>(c)]) {
+          next += static_cast<std::int64_t>(batch.size());
+          ApplyCounts counts = stores[static_cast<std::size_t>(c)]->applyBatch(batch, {{"ceiling", c, next}});
+          if (counts.appliedTotal() != static_cast<std::int64_t>(batch.size())) throw std::runtime_error("a create was not applied");
+        }
+      } catch (const std::exception& e) {
+        errors[static_cast<std::size_t>(c)] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double seconds = secondsSince(started);
+  for (const std::string& e : errors) {
+    if (!e.empty()) die("ceiling: " + e);
+  }
+  if (stores[0]->count(Plant::Potato) != n) die("ceiling: row count mismatch");
   return seconds;
 }
 
@@ -328,7 +351,7 @@ Timed endToEnd(const Options& o, PostgresConnection& admin, const std::map<std::
   return t;
 }
 
-struct Row { std::string name; std::int64_t events; double seconds, rate, ratio, first_s, steady, steady_ratio; };
+struct Row { std::string name; std::int64_t events; double seconds, rate, ratio, parallel_ratio, first_s, steady, steady_ratio; };
 
 }  // namespace
 
@@ -352,24 +375,34 @@ int main(int argc, char** argv) {
                                   std::pair<std::size_t, std::int64_t>{20 * 1024, o.events_large}}) {
       const std::string size = std::to_string(image_bytes / 1024) + " KiB";
       Workload w(image_bytes);
-      std::fprintf(stderr, "[%s] postgres applyBatch ceiling, %" PRId64 " creates...\n", size.c_str(), n);
-      double c_s = postgresCeiling(admin, w, n, o.partitions);
-      double ceiling = static_cast<double>(n) / c_s;
-      rows.push_back({size + ": PostgresStore::applyBatch (ceiling)", n, c_s, ceiling, 1.0, 0, ceiling, 1.0});
+      std::fprintf(stderr, "[%s] postgres applyBatch ceiling, %" PRId64 " creates, 1 and %d connections...\n",
+                   size.c_str(), n, o.partitions);
+      double ceiling = static_cast<double>(n) / postgresCeiling(admin, w, n, 1);
+      double parallel = static_cast<double>(n) / postgresCeiling(admin, w, n, o.partitions);
+      auto row = [&](const std::string& name, double seconds, double first_s, std::int64_t first_events) {
+        double rate = static_cast<double>(n) / seconds;
+        double steady = first_s > 0 ? static_cast<double>(n - first_events) / (seconds - first_s) : rate;
+        rows.push_back({size + ": " + name, n, seconds, rate, rate / ceiling, rate / parallel, first_s, steady,
+                        steady / parallel});
+      };
+      row("PostgresStore::applyBatch (ceiling)", static_cast<double>(n) / ceiling, 0, 0);
+      row("  same, " + std::to_string(o.partitions) + " connections (ceiling xP)", static_cast<double>(n) / parallel, 0, 0);
 
-      std::string topic = "leafsync-bench-pg-" + std::to_string(image_bytes / 1024) + "k-" + randomSuffix();
-      std::fprintf(stderr, "[%s] producing %" PRId64 " events to %s...\n", size.c_str(), n, topic.c_str());
-      adminTopics(o.bootstrap, {topic}, o.partitions, true);
-      topics.push_back(topic);
-      produce(kafka, topic, w, n, o.partitions);
-
-      for (int consumers : {1, 3}) {
-        std::fprintf(stderr, "[%s] leafsync end to end, %d consumer(s)...\n", size.c_str(), consumers);
-        Timed t = endToEnd(o, admin, kafka, topic, n, consumers);
-        double rate = static_cast<double>(n) / t.seconds;
-        double steady = static_cast<double>(n - t.first_events) / (t.seconds - t.first_s);
-        rows.push_back({size + ": leafsync kafka->postgres x" + std::to_string(consumers), n, t.seconds, rate,
-                        rate / ceiling, t.first_s, steady, steady / ceiling});
+      for (int partitions : {1, o.partitions}) {
+        std::string topic = "leafsync-bench-pg-" + std::to_string(image_bytes / 1024) + "k-" + randomSuffix();
+        std::fprintf(stderr, "[%s] producing %" PRId64 " events to %s (%d partitions)...\n", size.c_str(), n,
+                     topic.c_str(), partitions);
+        adminTopics(o.bootstrap, {topic}, partitions, true);
+        topics.push_back(topic);
+        produce(kafka, topic, w, n, partitions);
+        for (int consumers : partitions == 1 ? std::vector<int>{1} : std::vector<int>{1, 3}) {
+          std::fprintf(stderr, "[%s] leafsync end to end, %d partition(s), %d consumer(s)...\n", size.c_str(),
+                       partitions, consumers);
+          Timed t = endToEnd(o, admin, kafka, topic, n, consumers);
+          std::string name = partitions == 1 ? "leafsync kafka->postgres, 1 partition (serial)"
+                                             : "leafsync kafka->postgres x" + std::to_string(consumers);
+          row(name, t.seconds, t.first_s, t.first_events);
+        }
       }
     }
   } catch (const std::exception& e) {
@@ -384,15 +417,17 @@ int main(int argc, char** argv) {
               " linger_ms %d, %u cpus\n\n",
               o.partitions, ConsumerConfig{}.batch_size, ConsumerConfig{}.linger_ms,
               std::thread::hardware_concurrency());
-  std::printf("%-44s %7s %7s %8s %11s %8s %9s %9s\n", "measurement", "events", "seconds", "rate/s",
-              "vs ceiling", "1st s", "steady/s", "steady vs");
+  std::printf("%-52s %7s %7s %8s %8s %8s %7s %9s %9s\n", "measurement", "events", "seconds", "rate/s",
+              "vs ceil", "vs ceilP", "1st s", "steady/s", "steady vs");
   for (const Row& r : rows) {
-    std::printf("%-44s %7" PRId64 " %7.2f %8.0f %11.2f %8.2f %9.0f %9.2f\n", r.name.c_str(), r.events, r.seconds,
-                r.rate, r.ratio, r.first_s, r.steady, r.steady_ratio);
+    std::printf("%-52s %7" PRId64 " %7.2f %8.0f %8.2f %8.2f %7.2f %9.0f %9.2f\n", r.name.c_str(), r.events,
+                r.seconds, r.rate, r.ratio, r.parallel_ratio, r.first_s, r.steady, r.steady_ratio);
   }
-  std::printf("\nnote: ratios are against the ceiling of the same image size; end to end is timed from"
-              " start() (group join and first fetch included); steady = from the first batch seen in"
-              " the copy\n");
+  std::printf("\nnote: vs ceil = against one connection's applyBatch rate, vs ceilP = against %d connections"
+              " applying a partition each (the most parallel apply can reach); same image size. End to"
+              " end is timed from start() (group join and first fetch included); steady = from the"
+              " first batch seen in the copy, against ceiling xP\n",
+              o.partitions);
   std::printf("note: load average %.2f before, %.2f after\n", load_before, load_after);
   return 0;
 }
