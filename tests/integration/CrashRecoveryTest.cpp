@@ -30,12 +30,7 @@ class CrashRecoveryTest : public ::testing::Test {
   }
 
   // Offsets committed in the copy, summed over all partitions: the events it has consumed.
-  std::int64_t committedEvents() {
-    SqliteStore reader(setup_.database_path);
-    std::int64_t total = 0;
-    for (const PartitionOffset& o : reader.offsets()) total += o.next_offset;
-    return total;
-  }
+  std::int64_t committedEvents() { return testing::committedEvents(setup_.database_path); }
 
   // Offsets the running process has reached, from its /sync-status: it has caught up when
   // these sum to every event published.

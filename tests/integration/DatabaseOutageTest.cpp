@@ -52,12 +52,7 @@ TEST(DatabaseOutageTest, ConsumerRidesOutAStoppedPostgresWithoutRestartAndLosesN
     }
     producer.flush();
   };
-  auto committed = [&] {
-    PostgresStore copy(postgres.url());
-    std::int64_t total = 0;
-    for (const PartitionOffset& o : copy.offsets()) total += o.next_offset;
-    return total;
-  };
+  auto committed = [&] { return testing::committedEvents(postgres.url()); };
   publish(kEvents / 2);
   testing::ConsumerProcess consumer(setup, dir.file("consumer.log"),
                                     {{"LEAFSYNC_DATABASE_URL", postgres.url()}, {"LEAFSYNC_BATCH_SIZE", "200"}});
@@ -113,12 +108,7 @@ TEST(DatabaseOutageTest, ConsumerStartedWhilePostgresIsDownServesProbesAndCatche
       << "joined the group and is waiting for the copy's offsets\n" << consumer.log();
 
   postgres.start();
-  auto committed = [&] {
-    PostgresStore copy(postgres.url());
-    std::int64_t total = 0;
-    for (const PartitionOffset& o : copy.offsets()) total += o.next_offset;
-    return total;
-  };
+  auto committed = [&] { return testing::committedEvents(postgres.url()); };
   ASSERT_TRUE(testing::eventually([&] { return committed() == kEvents; }, 120s, 100ms)) << consumer.log();
   EXPECT_TRUE(consumer.waitReady(30s)) << consumer.log();
   EXPECT_TRUE(consumer.running()) << "caught up without a restart";

@@ -46,12 +46,7 @@ TEST(ScaleOutTest, ThreeConsumersOneKilledAFourthJoiningApplyEveryEventExactlyOn
     }
     producer.flush();
   }
-  auto committed = [&] {
-    PostgresStore copy(copy_url);
-    std::int64_t total = 0;
-    for (const PartitionOffset& o : copy.offsets()) total += o.next_offset;
-    return total;
-  };
+  auto committed = [&] { return testing::committedEvents(copy_url); };
   std::map<std::string, std::string> env = {{"LEAFSYNC_DATABASE_URL", copy_url}, {"LEAFSYNC_BATCH_SIZE", "200"}};
   std::vector<std::unique_ptr<testing::ConsumerProcess>> consumers;
   for (int i = 0; i < 4; ++i) {

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "leafsync/StoreFactory.h"
 #include "support/HttpClient.h"
 #include "support/KafkaTestKit.h"
 
@@ -161,6 +162,12 @@ bool ServiceProcess::running() {
     return false;
   }
   return true;
+}
+
+std::int64_t committedEvents(const std::string& database_url) {
+  std::int64_t total = 0;
+  for (const PartitionOffset& o : openStore(database_url)->offsets()) total += o.next_offset;
+  return total;
 }
 
 }  // namespace leafsync::testing

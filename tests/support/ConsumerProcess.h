@@ -78,6 +78,10 @@ class ProducerProcess : public ServiceProcess {
 
 std::string producerBinary();
 
+// Messages the copy at `database_url` has applied: its stored next offsets summed over every
+// partition (the topics of a test start at offset 0).
+std::int64_t committedEvents(const std::string& database_url);
+
 // Polls `condition` until it holds or the deadline passes.
 template <typename Condition>
 bool eventually(Condition condition, std::chrono::milliseconds deadline,
