@@ -63,12 +63,15 @@ void KafkaEventPublisher::produce(const std::string& topic, std::int32_t partiti
   }
 }
 
-bool KafkaEventPublisher::flush() {
-  producer_->flush(30000);
+FlushResult KafkaEventPublisher::flush(std::chrono::milliseconds timeout) {
+  // librdkafka retries a queued event until message.timeout.ms, then reports it failed; until
+  // then it is on its way, and sending it again would only queue a second copy.
+  producer_->flush(static_cast<int>(timeout.count()));
+  if (producer_->outq_len() > 0) return FlushResult::Pending;
   std::int64_t failed = failed_.load();
-  bool ok = producer_->outq_len() == 0 && failed == failed_at_last_flush_;
+  bool ok = failed == failed_at_last_flush_;
   failed_at_last_flush_ = failed;
-  return ok;
+  return ok ? FlushResult::Acknowledged : FlushResult::Failed;
 }
 
 void KafkaEventPublisher::dr_cb(RdKafka::Message& message) {

@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -11,15 +12,22 @@
 
 namespace leafsync {
 
-// Where the outbox relay sends events. send() may buffer; flush() returns true once every
-// event sent since the last flush is acknowledged by the broker.
+// What became of the events sent since the last completed flush.
+enum class FlushResult {
+  Acknowledged,  // the broker has every one
+  Failed,        // one or more were refused or expired: send them again
+  Pending,       // some are still on their way (being retried): flush again, do not re-send
+};
+
+// Where the outbox relay sends events. send() may buffer; flush() waits up to `timeout` for
+// the broker's answer on everything sent since the last Acknowledged or Failed flush.
 class EventPublisher {
  public:
   virtual ~EventPublisher() = default;
   virtual void send(const std::string& topic, const std::string& key, const std::string& value) = 0;
   // The same message to every partition of the topic (snapshot end markers).
   virtual void sendToAllPartitions(const std::string& topic, const std::string& key, const std::string& value) = 0;
-  virtual bool flush() = 0;
+  virtual FlushResult flush(std::chrono::milliseconds timeout) = 0;
 };
 
 // Idempotent producer (enable.idempotence=true, acks=all): retries never reorder or
@@ -31,7 +39,7 @@ class KafkaEventPublisher : public EventPublisher, private RdKafka::DeliveryRepo
 
   void send(const std::string& topic, const std::string& key, const std::string& value) override;
   void sendToAllPartitions(const std::string& topic, const std::string& key, const std::string& value) override;
-  bool flush() override;
+  FlushResult flush(std::chrono::milliseconds timeout) override;
 
  private:
   void produce(const std::string& topic, std::int32_t partition, const std::string& key, const std::string& value);

@@ -46,7 +46,7 @@ std::size_t OutboxRelay::publishOnce() {
     logEvent(LogLevel::Error, "outbox_read_failed", {{"error", e.what()}});
     return 0;
   }
-  if (batch.empty()) return 0;
+  if (batch.empty() || in_flight_) return 0;
   std::size_t bytes = 0;
   for (const OutboxEntry& e : batch) {
     const std::string& topic = topics_[plantIndex(e.plant)];
@@ -57,7 +57,30 @@ std::size_t OutboxRelay::publishOnce() {
     }
     bytes += e.value.size();
   }
-  if (!publisher_->flush()) {
+  // However long the broker is away, the batch is on its way until librdkafka gives it up:
+  // wait for it (a stop aside) rather than queue it again.
+  auto sent = std::chrono::steady_clock::now();
+  auto next_report = sent + std::chrono::seconds(10);
+  FlushResult result;
+  while ((result = publisher_->flush(std::chrono::seconds(1))) == FlushResult::Pending) {
+    if (stop_) {
+      // Still in the outbox: a restart sends it again. Nothing more goes out meanwhile.
+      in_flight_ = true;
+      logEvent(LogLevel::Warn, "outbox_publish_interrupted", {{"events", batch.size()}});
+      return 0;
+    }
+    try {
+      metrics_.outbox_depth.Set(static_cast<double>(store_->pendingCount()));  // it grows meanwhile
+    } catch (const StoreError&) {
+      // Only the gauge goes stale; the wait goes on.
+    }
+    if (std::chrono::steady_clock::now() >= next_report) {
+      next_report += std::chrono::seconds(10);
+      auto waited = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - sent);
+      logEvent(LogLevel::Warn, "outbox_publish_waiting", {{"events", batch.size()}, {"waited_s", waited.count()}});
+    }
+  }
+  if (result == FlushResult::Failed) {
     metrics_.publish_failures.Increment();
     logEvent(LogLevel::Warn, "outbox_publish_retry", {{"events", batch.size()}});
     return 0;

@@ -45,6 +45,7 @@ class OutboxRelay {
   std::condition_variable wake_;
   bool pending_wake_ = false;
   std::atomic<bool> stop_{false};
+  bool in_flight_ = false;  // a batch was left unacknowledged at stop: publish nothing after it
   std::thread thread_;
 };
 

@@ -11,6 +11,7 @@
 #include "support/ConsumerProcess.h"
 #include "support/HttpClient.h"
 #include "support/KafkaTestKit.h"
+#include "support/ScriptedServer.h"
 #include "support/StreamModel.h"
 
 namespace leafsync {
@@ -18,23 +19,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A PostgreSQL of this test's own (scripts/postgres.sh on its own port), so stopping it
-// disturbs no other test.
-class OwnPostgres {
+// A PostgreSQL of this test's own, so stopping it disturbs no other test.
+class OwnPostgres : public testing::ScriptedServer {
  public:
-  OwnPostgres() : port_(std::to_string(26000 + std::rand() % 900)) { run("start"); }
-  ~OwnPostgres() { run("stop --purge"); }
-  void stop() { run("stop"); }
-  void start() { run("start"); }
-  std::string url() const { return "postgresql://leafsync@127.0.0.1:" + port_ + "/postgres"; }
-
- private:
-  void run(const std::string& command) {
-    std::string line = "PGPORT=" + port_ + " " + std::string(LEAFSYNC_TEST_SOURCE_DIR) +
-                       "/../scripts/postgres.sh " + command + " >/dev/null 2>&1";
-    ASSERT_EQ(std::system(line.c_str()), 0) << line;
-  }
-  std::string port_;
+  OwnPostgres() : ScriptedServer(Kind::Postgres) {}
+  std::string url() const { return address(); }
 };
 
 TEST(DatabaseOutageTest, ConsumerRidesOutAStoppedPostgresWithoutRestartAndLosesNothing) {

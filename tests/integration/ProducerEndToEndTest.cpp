@@ -8,9 +8,7 @@
 #include <random>
 #include <sstream>
 
-#include "Verifier.h"
 #include "leafsync/SqliteSourceStore.h"
-#include "leafsync/SqliteStore.h"
 #include "support/ConsumerProcess.h"
 #include "support/HttpClient.h"
 #include "support/KafkaTestKit.h"
@@ -27,24 +25,8 @@ class ProducerEndToEndTest : public ::testing::Test {
   ProducerEndToEndTest()
       : setup_(dir_), producer_(setup_, dir_.file("producer.log")), consumer_(setup_, dir_.file("consumer.log")) {}
 
-  // Waits until the copy equals the source; returns the differences left at the deadline.
   std::string waitForIdenticalCopy(std::chrono::milliseconds deadline) {
-    std::vector<PlantComparison> last;
-    testing::eventually(
-        [&] {
-          SqliteSourceStore source(setup_.source_database_path);
-          SqliteStore copy(setup_.database_path);
-          last = compareCopies(source, copy);
-          return identical(last) && source.pendingCount() == 0;
-        },
-        deadline, 100ms);
-    std::ostringstream out;
-    for (const auto& c : last) {
-      out << plantName(c.plant) << " source " << c.source_rows << " copy " << c.copy_rows << " missing " << c.missing
-          << " extra " << c.extra << " differing " << c.differing << "\n";
-      for (const auto& e : c.examples) out << "  " << e << "\n";
-    }
-    return identical(last) ? "" : out.str();
+    return testing::waitForIdenticalCopy(setup_, deadline);
   }
 
   testing::TempDir dir_;

@@ -9,6 +9,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "Verifier.h"
+#include "leafsync/SqliteSourceStore.h"
+#include "leafsync/SqliteStore.h"
 #include "leafsync/StoreFactory.h"
 #include "support/HttpClient.h"
 #include "support/KafkaTestKit.h"
@@ -162,6 +165,26 @@ bool ServiceProcess::running() {
     return false;
   }
   return true;
+}
+
+std::string waitForIdenticalCopy(const ConsumerSetup& setup, std::chrono::milliseconds deadline) {
+  std::vector<PlantComparison> last;
+  eventually(
+      [&] {
+        SqliteSourceStore source(setup.source_database_path);
+        SqliteStore copy(setup.database_path);
+        last = compareCopies(source, copy);
+        return identical(last) && source.pendingCount() == 0;
+      },
+      deadline, std::chrono::milliseconds(100));
+  if (identical(last)) return "";
+  std::ostringstream out;
+  for (const auto& c : last) {
+    out << plantName(c.plant) << " source " << c.source_rows << " copy " << c.copy_rows << " missing " << c.missing
+        << " extra " << c.extra << " differing " << c.differing << "\n";
+    for (const auto& e : c.examples) out << "  " << e << "\n";
+  }
+  return out.str();
 }
 
 std::int64_t committedEvents(const std::string& database_url) {

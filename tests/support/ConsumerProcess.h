@@ -78,6 +78,10 @@ class ProducerProcess : public ServiceProcess {
 
 std::string producerBinary();
 
+// Waits until the setup's copy equals its source row by row and the source's outbox is empty;
+// returns what still differed at the deadline, per plant with examples ("" = identical).
+std::string waitForIdenticalCopy(const ConsumerSetup& setup, std::chrono::milliseconds deadline);
+
 // Messages the copy at `database_url` has applied: its stored next offsets summed over every
 // partition (the topics of a test start at offset 0).
 std::int64_t committedEvents(const std::string& database_url);

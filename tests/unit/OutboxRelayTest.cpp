@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "leafsync/EventCodec.h"
 #include "leafsync/SqliteSourceStore.h"
 #include "support/TempDir.h"
@@ -9,7 +12,8 @@
 namespace leafsync {
 namespace {
 
-// Records what the relay sends; can refuse acknowledgement like an unreachable broker.
+// Records what the relay sends; can refuse acknowledgement like a broker that rejects events,
+// or keep them on their way like one that is away.
 class RecordingPublisher : public EventPublisher {
  public:
   struct Sent {
@@ -17,13 +21,30 @@ class RecordingPublisher : public EventPublisher {
   };
   void send(const std::string& topic, const std::string& key, const std::string& value) override {
     sent.push_back({topic, key, value});
+    ++sends;
   }
   void sendToAllPartitions(const std::string& topic, const std::string& key, const std::string& value) override {
     for (int partition = 0; partition < 3; ++partition) sent.push_back({topic, key, value});
   }
-  bool flush() override { return !broker_down; }
-  std::vector<Sent> sent;
-  bool broker_down = false;
+  FlushResult flush(std::chrono::milliseconds) override {
+    ++flushes;
+    if (broker_refuses) return FlushResult::Failed;
+    if (broker_away) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return FlushResult::Pending;
+    }
+    if (pending_flushes > 0) {
+      --pending_flushes;
+      return FlushResult::Pending;
+    }
+    return FlushResult::Acknowledged;
+  }
+  std::vector<Sent> sent;  // read it once the relay's thread is stopped
+  std::atomic<int> sends{0};
+  bool broker_refuses = false;
+  bool broker_away = false;
+  int pending_flushes = 0;  // this many flushes find the events still on their way
+  int flushes = 0;
 };
 
 class OutboxRelayTest : public ::testing::Test {
@@ -64,16 +85,38 @@ TEST_F(OutboxRelayTest, PublishesInBatchesOfTheConfiguredSize) {
   EXPECT_EQ(relay_->publishOnce(), 1u);
 }
 
-TEST_F(OutboxRelayTest, UnacknowledgedEventsStayInTheOutboxAndAreSentAgain) {
+TEST_F(OutboxRelayTest, RefusedEventsStayInTheOutboxAndAreSentAgain) {
   writer_.create(Plant::Potato, image());
-  publisher_->broker_down = true;
+  publisher_->broker_refuses = true;
   EXPECT_EQ(relay_->publishOnce(), 0u);
   EXPECT_EQ(writer_.pendingCount(), 1) << "nothing is deleted before the broker acknowledged it";
   EXPECT_EQ(metrics_.publish_failures.Value(), 1);
-  publisher_->broker_down = false;
+  publisher_->broker_refuses = false;
   EXPECT_EQ(relay_->publishOnce(), 1u);
   EXPECT_EQ(publisher_->sent.size(), 2u) << "the retry re-sends: at least once, duplicates are absorbed downstream";
   EXPECT_EQ(writer_.pendingCount(), 0);
+}
+
+TEST_F(OutboxRelayTest, EventsStillOnTheirWayAreWaitedForNotSentAgain) {
+  writer_.create(Plant::Potato, image());
+  publisher_->pending_flushes = 3;  // a broker away for a while
+  EXPECT_EQ(relay_->publishOnce(), 1u);
+  EXPECT_EQ(publisher_->flushes, 4);
+  EXPECT_EQ(publisher_->sent.size(), 1u) << "sent once, acknowledged once the broker is back";
+  EXPECT_EQ(metrics_.publish_failures.Value(), 0) << "an outage delays publishing; it does not fail it";
+  EXPECT_EQ(writer_.pendingCount(), 0);
+}
+
+TEST_F(OutboxRelayTest, StopWhileTheBrokerIsAwayLeavesTheEventsInTheOutboxForTheNextStart) {
+  publisher_->broker_away = true;
+  relay_->start();
+  writer_.create(Plant::Pepper, image());
+  relay_->notify();
+  for (int i = 0; i < 500 && publisher_->sends == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(publisher_->sends, 1) << "the relay sent the event";
+  relay_->stop();
+  EXPECT_EQ(writer_.pendingCount(), 1) << "unacknowledged: still in the outbox";
+  EXPECT_EQ(publisher_->sent.size(), 1u) << "not queued a second time on the way out";
 }
 
 TEST_F(OutboxRelayTest, SnapshotMarkerGoesToEveryPartitionAfterTheRows) {
