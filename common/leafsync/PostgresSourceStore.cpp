@@ -1,7 +1,7 @@
 #include "leafsync/PostgresSourceStore.h"
 
 #include "leafsync/EventCodec.h"
-#include "leafsync/PostgresStore.h"   // readPostgresImageRow
+#include "leafsync/PostgresImageRow.h"
 #include "leafsync/SqliteImageRow.h"  // imageTable, kImageColumns: the same names in both databases
 #include "leafsync/Timestamp.h"
 
@@ -37,20 +37,6 @@ const std::string kReadOutbox = "source_read_outbox";
 const std::string kDeleteOutbox = "source_delete_outbox";
 const std::string kCountOutbox = "source_count_outbox";
 
-// The fields of `change` whose values differ from `row`.
-std::uint32_t changedFields(const ImageRecord& row, const ImageChange& change) {
-  const ImageRecord& v = change.values;
-  std::uint32_t f = change.fields;
-  std::uint32_t changed = 0;
-  if ((f & kCameraId) && v.camera_id != row.camera_id) changed |= kCameraId;
-  if ((f & kData) && v.data != row.data) changed |= kData;
-  if ((f & kGps) && (v.latitude != row.latitude || v.longitude != row.longitude)) changed |= kGps;
-  if ((f & kIsActive) && v.is_active != row.is_active) changed |= kIsActive;
-  if ((f & kIsDeleted) && v.is_deleted != row.is_deleted) changed |= kIsDeleted;
-  if ((f & kDisease) && v.disease != row.disease) changed |= kDisease;
-  if ((f & kPercentage) && v.percentage != row.percentage) changed |= kPercentage;
-  return changed;
-}
 
 struct OutboxRow {
   Plant plant;
@@ -206,19 +192,7 @@ std::optional<ImageRecord> PostgresSourceStore::update(Plant plant, const ImageC
     return r;
   }
   std::int64_t now_us = nowMicros();
-  const ImageRecord& v = change.values;
-  if (changed & kCameraId) r.camera_id = v.camera_id;
-  if (changed & kData) r.data = v.data;
-  if (changed & kGps) {
-    r.latitude = v.latitude;
-    r.longitude = v.longitude;
-  }
-  if (changed & kIsActive) r.is_active = v.is_active;
-  if (changed & kIsDeleted) r.is_deleted = v.is_deleted;
-  if (changed & kDisease) r.disease = v.disease;
-  if (changed & kPercentage) r.percentage = v.percentage;
-  r.updated_at = isoTimestamp(now_us);
-  r.version += 1;
+  r = withChange(std::move(r), change, changed, isoTimestamp(now_us));
 
   PgParams update;
   update.add(r.id).add(r.camera_id);
@@ -300,25 +274,13 @@ void PostgresSourceStore::enqueueSnapshotEnd(Plant plant, std::int64_t rows) {
 }
 
 std::optional<ImageRecord> PostgresSourceStore::find(Plant plant, std::int64_t id) {
-  db_.ensureOpen();
-  PgResult r = db_.execPrepared(plants_[plantIndex(plant)].find, PgParams().add(id));
-  if (r.rows() == 0) return std::nullopt;
-  return readPostgresImageRow(r, 0);
+  return findPostgresImage(db_, plants_[plantIndex(plant)].find, id);
 }
 
-std::int64_t PostgresSourceStore::count(Plant plant) {
-  db_.ensureOpen();
-  return db_.execPrepared(plants_[plantIndex(plant)].count, PgParams()).getInt(0, 0);
-}
+std::int64_t PostgresSourceStore::count(Plant plant) { return countPostgresImages(db_, plants_[plantIndex(plant)].count); }
 
 std::vector<ImageRecord> PostgresSourceStore::list(Plant plant, std::int64_t after_id, int limit) {
-  db_.ensureOpen();
-  PgResult r = db_.execPrepared(plants_[plantIndex(plant)].list,
-                                PgParams().add(after_id).add(static_cast<std::int64_t>(limit)));
-  std::vector<ImageRecord> result;
-  result.reserve(static_cast<std::size_t>(r.rows()));
-  for (int row = 0; row < r.rows(); ++row) result.push_back(readPostgresImageRow(r, row));
-  return result;
+  return listPostgresImages(db_, plants_[plantIndex(plant)].list, after_id, limit);
 }
 
 std::vector<OutboxEntry> PostgresSourceStore::pendingEvents(std::size_t max) {

@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "leafsync/PostgresImageRow.h"
 #include "leafsync/SqliteImageRow.h"  // imageTable, kImageColumns: the same names in both databases
 #include "leafsync/Timestamp.h"
 
@@ -353,23 +354,6 @@ void collectOutcomes(const std::vector<ChangeEvent>& events, const Run& run, con
 
 }  // namespace
 
-ImageRecord readPostgresImageRow(const PgResult& s, int row) {
-  ImageRecord r;
-  r.id = s.getInt(row, 0);
-  r.camera_id = s.getInt(row, 1);
-  r.data = s.getBytes(row, 2);
-  r.latitude = s.getDouble(row, 3);
-  r.longitude = s.getDouble(row, 4);
-  r.created_at = s.getBytes(row, 5);
-  r.updated_at = s.getBytes(row, 6);
-  r.is_active = s.getBool(row, 7);
-  r.is_deleted = s.getBool(row, 8);
-  r.disease = s.getOptionalBytes(row, 9);
-  r.percentage = s.getOptionalDouble(row, 10);
-  r.version = s.getInt(row, 11);
-  return r;
-}
-
 PostgresStore::PostgresStore(const std::string& url, PostgresApplyOptions options)
     : db_(url), options_(options) {
   migrateSchema(db_, "copy", copyMigrations(), "source");
@@ -489,25 +473,13 @@ std::vector<PartitionOffset> PostgresStore::offsets() {
 }
 
 std::optional<ImageRecord> PostgresStore::find(Plant plant, std::int64_t id) {
-  db_.ensureOpen();
-  PgResult r = db_.execPrepared(plants_[plantIndex(plant)].find, PgParams().add(id));
-  if (r.rows() == 0) return std::nullopt;
-  return readPostgresImageRow(r, 0);
+  return findPostgresImage(db_, plants_[plantIndex(plant)].find, id);
 }
 
-std::int64_t PostgresStore::count(Plant plant) {
-  db_.ensureOpen();
-  return db_.execPrepared(plants_[plantIndex(plant)].count, PgParams()).getInt(0, 0);
-}
+std::int64_t PostgresStore::count(Plant plant) { return countPostgresImages(db_, plants_[plantIndex(plant)].count); }
 
 std::vector<ImageRecord> PostgresStore::list(Plant plant, std::int64_t after_id, int limit) {
-  db_.ensureOpen();
-  PgResult r = db_.execPrepared(plants_[plantIndex(plant)].list,
-                                PgParams().add(after_id).add(static_cast<std::int64_t>(limit)));
-  std::vector<ImageRecord> result;
-  result.reserve(static_cast<std::size_t>(r.rows()));
-  for (int row = 0; row < r.rows(); ++row) result.push_back(readPostgresImageRow(r, row));
-  return result;
+  return listPostgresImages(db_, plants_[plantIndex(plant)].list, after_id, limit);
 }
 
 std::int64_t PostgresStore::versionOf(Plant plant, std::int64_t id) {

@@ -56,7 +56,4 @@ class PostgresStore : public Store {
   std::array<Statements, 3> plants_;
 };
 
-// The image columns of either PostgreSQL store (kImageColumns' order) read from `row`.
-ImageRecord readPostgresImageRow(const PgResult& result, int row);
-
 }  // namespace leafsync

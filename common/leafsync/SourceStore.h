@@ -25,6 +25,12 @@ struct ImageChange {
   ImageRecord values;
 };
 
+// The fields of `change` whose values differ from `row` (Field bits).
+std::uint32_t changedFields(const ImageRecord& row, const ImageChange& change);
+
+// `row` with the `changed` fields taken from `change`, stamped `updated_at`, one version on.
+ImageRecord withChange(ImageRecord row, const ImageChange& change, std::uint32_t changed, std::string updated_at);
+
 // A change event waiting in the outbox to be published.
 struct OutboxEntry {
   std::int64_t seq = 0;

@@ -153,6 +153,24 @@ void SqliteConnection::exec(const std::string& sql) {
   }
 }
 
+void SqliteConnection::migrate(int version, const std::vector<std::string>& statements) {
+  std::lock_guard<std::mutex> lock(*writer_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    SqliteStatement read_version(db_, "PRAGMA user_version");
+    read_version.step();
+    if (read_version.columnInt(0) < version) {
+      for (const std::string& sql : statements) exec(sql);
+      exec("PRAGMA user_version = " + std::to_string(version));
+    }
+    read_version.reset();
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
 int SqliteConnection::changes() const { return sqlite3_changes(db_); }
 
 std::int64_t SqliteConnection::lastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -59,6 +60,10 @@ class SqliteConnection {
   SqliteConnection& operator=(const SqliteConnection&) = delete;
 
   void exec(const std::string& sql);
+  // Brings the file's schema to `version` (PRAGMA user_version): runs `statements` in one
+  // write transaction when the file is older. Connections opening one file at once take the
+  // write lock in turn, so only the first runs them. Throws StoreError.
+  void migrate(int version, const std::vector<std::string>& statements);
   int changes() const;
   std::int64_t lastInsertRowid() const;
   sqlite3* handle() const { return db_; }

@@ -10,21 +10,6 @@ namespace {
 constexpr int kSchemaVersion = 1;
 
 
-// The fields of `change` whose values differ from `row`.
-std::uint32_t changedFields(const ImageRecord& row, const ImageChange& change) {
-  const ImageRecord& v = change.values;
-  std::uint32_t f = change.fields;
-  std::uint32_t changed = 0;
-  if ((f & kCameraId) && v.camera_id != row.camera_id) changed |= kCameraId;
-  if ((f & kData) && v.data != row.data) changed |= kData;
-  if ((f & kGps) && (v.latitude != row.latitude || v.longitude != row.longitude)) changed |= kGps;
-  if ((f & kIsActive) && v.is_active != row.is_active) changed |= kIsActive;
-  if ((f & kIsDeleted) && v.is_deleted != row.is_deleted) changed |= kIsDeleted;
-  if ((f & kDisease) && v.disease != row.disease) changed |= kDisease;
-  if ((f & kPercentage) && v.percentage != row.percentage) changed |= kPercentage;
-  return changed;
-}
-
 }  // namespace
 
 struct SqliteSourceStore::PlantStatements {
@@ -99,31 +84,20 @@ SqliteSourceStore::SqliteSourceStore(const std::string& path)
 SqliteSourceStore::~SqliteSourceStore() = default;
 
 void SqliteSourceStore::migrate() {
-  db_.exec("BEGIN IMMEDIATE");
-  try {
-    SqliteStatement read_version(db_.handle(), "PRAGMA user_version");
-    read_version.step();
-    if (read_version.columnInt(0) < kSchemaVersion) {
-      for (Plant plant : kAllPlants) {
-        db_.exec("CREATE TABLE IF NOT EXISTS " + imageTable(plant) +
-                 " (id INTEGER PRIMARY KEY AUTOINCREMENT, camera_id INTEGER NOT NULL,"
-                 " data BLOB NOT NULL, latitude REAL NOT NULL, longitude REAL NOT NULL,"
-                 " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, is_active INTEGER NOT NULL,"
-                 " is_deleted INTEGER NOT NULL, disease TEXT, percentage REAL,"
-                 " version INTEGER NOT NULL)");
-      }
-      db_.exec(
-          "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-          " plant INTEGER NOT NULL, image_id INTEGER NOT NULL, value BLOB NOT NULL,"
-          " created_ms INTEGER NOT NULL)");
-      db_.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
-    }
-    read_version.reset();
-    db_.exec("COMMIT");
-  } catch (...) {
-    db_.exec("ROLLBACK");
-    throw;
+  std::vector<std::string> statements;
+  for (Plant plant : kAllPlants) {
+    statements.push_back("CREATE TABLE IF NOT EXISTS " + imageTable(plant) +
+                         " (id INTEGER PRIMARY KEY AUTOINCREMENT, camera_id INTEGER NOT NULL,"
+                         " data BLOB NOT NULL, latitude REAL NOT NULL, longitude REAL NOT NULL,"
+                         " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, is_active INTEGER NOT NULL,"
+                         " is_deleted INTEGER NOT NULL, disease TEXT, percentage REAL,"
+                         " version INTEGER NOT NULL)");
   }
+  statements.push_back(
+      "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+      " plant INTEGER NOT NULL, image_id INTEGER NOT NULL, value BLOB NOT NULL,"
+      " created_ms INTEGER NOT NULL)");
+  db_.migrate(kSchemaVersion, statements);
 }
 
 void SqliteSourceStore::enqueue(const ChangeEvent& event) {
@@ -208,20 +182,7 @@ std::optional<ImageRecord> SqliteSourceStore::update(Plant plant, const ImageCha
     return found;
   }
   std::int64_t now_us = nowMicros();
-  ImageRecord r = *found;
-  const ImageRecord& v = change.values;
-  if (changed & kCameraId) r.camera_id = v.camera_id;
-  if (changed & kData) r.data = v.data;
-  if (changed & kGps) {
-    r.latitude = v.latitude;
-    r.longitude = v.longitude;
-  }
-  if (changed & kIsActive) r.is_active = v.is_active;
-  if (changed & kIsDeleted) r.is_deleted = v.is_deleted;
-  if (changed & kDisease) r.disease = v.disease;
-  if (changed & kPercentage) r.percentage = v.percentage;
-  r.updated_at = isoTimestamp(now_us);
-  r.version += 1;
+  ImageRecord r = withChange(*found, change, changed, isoTimestamp(now_us));
 
   s.update_meta.bind(1, r.id)
       .bind(2, r.camera_id)

@@ -99,25 +99,13 @@ SqliteStore::SqliteStore(const std::string& path)
 SqliteStore::~SqliteStore() = default;
 
 void SqliteStore::migrate() {
-  // Several threads may open the same file at once: migrate under the write lock.
-  db_.exec("BEGIN IMMEDIATE");
-  try {
-    SqliteStatement read_version(db_.handle(), "PRAGMA user_version");
-    read_version.step();
-    if (read_version.columnInt(0) < kSchemaVersion) {
-      for (Plant plant : kAllPlants) db_.exec(createTableSql(plant));
-      db_.exec(
-          "CREATE TABLE IF NOT EXISTS kafka_offsets (topic TEXT NOT NULL,"
-          " partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,"
-          " updated_ms INTEGER NOT NULL, PRIMARY KEY (topic, partition))");
-      db_.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
-    }
-    read_version.reset();
-    db_.exec("COMMIT");
-  } catch (...) {
-    db_.exec("ROLLBACK");
-    throw;
-  }
+  std::vector<std::string> statements;
+  for (Plant plant : kAllPlants) statements.push_back(createTableSql(plant));
+  statements.push_back(
+      "CREATE TABLE IF NOT EXISTS kafka_offsets (topic TEXT NOT NULL,"
+      " partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,"
+      " updated_ms INTEGER NOT NULL, PRIMARY KEY (topic, partition))");
+  db_.migrate(kSchemaVersion, statements);
 }
 
 ApplyCounts SqliteStore::applyBatch(const std::vector<ChangeEvent>& events,
