@@ -12,30 +12,22 @@
 // Each measurement gets a fresh scratch database (CREATE DATABASE on --postgres-url, DROP ...
 // WITH (FORCE) after); topics are deleted afterwards. One table on stdout, progress on stderr.
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafkacpp.h>
-#include <unistd.h>
-
-#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <memory>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "BenchSupport.h"
 #include "KafkaDeadLetterProducer.h"
 #include "SyncStatus.h"
 #include "TopicConsumer.h"
 #include "leafsync/ConsumerConfig.h"
 #include "leafsync/ConsumerMetrics.h"
-#include "leafsync/EventCodec.h"
-#include "leafsync/KafkaConfig.h"
 #include "leafsync/Log.h"
 #include "leafsync/PostgresConnection.h"
 #include "leafsync/PostgresStore.h"
@@ -44,31 +36,12 @@
 namespace {
 
 using namespace leafsync;
-using Clock = std::chrono::steady_clock;
-
-double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-[[noreturn]] void die(const std::string& message) { throw std::runtime_error(message); }
-
-double loadAverage() {
-  double load = -1;
-  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
-    std::fclose(f);
-  }
-  return load;
-}
-
-std::string randomSuffix() {
-  std::random_device rd;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
-  return buf;
-}
+using namespace leafsync::bench;
 
 struct Options {
   std::string postgres_url;
   std::string bootstrap = "127.0.0.1:9092";
-  std::string kafka_config = LEAFSYNC_SOURCE_DIR "/config/kafka.dev.json";
+  std::string kafka_config = devKafkaConfigPath();
   std::int64_t events_small = 200000;  // ~1 KiB images
   std::int64_t events_large = 20000;   // ~20 KiB images
   int partitions = 3;
@@ -104,44 +77,6 @@ Options parseOptions(int argc, char** argv) {
   return o;
 }
 
-const char* const kCreatedAt = "2023-10-08T15:39:49.123123";
-
-class Workload {
- public:
-  explicit Workload(std::size_t image_bytes) : images_(256) {
-    std::mt19937_64 rng(42);
-    for (auto& image : images_) {
-      image.resize(image_bytes);
-      for (char& c : image) c = static_cast<char>(rng());
-    }
-  }
-  ChangeEvent create(std::int64_t id, std::int64_t ts_ms) const {
-    ChangeEvent e;
-    e.op = Op::Create;
-    e.plant = Plant::Potato;
-    e.source_ts_ms = ts_ms;
-    e.fields = kAllFields;
-    e.image.id = id;
-    e.image.version = 1;
-    e.image.camera_id = id % 16;
-    e.image.data = images_[static_cast<std::size_t>(id) % images_.size()];
-    e.image.latitude = 48.137154;
-    e.image.longitude = 11.576124;
-    e.image.created_at = kCreatedAt;
-    e.image.updated_at = kCreatedAt;
-    e.image.is_active = true;
-    e.image.is_deleted = false;
-    if (id % 2 == 0) {
-      e.image.disease = "late_blight";
-      e.image.percentage = 12.5;
-    }
-    return e;
-  }
-
- private:
-  std::vector<std::string> images_;
-};
-
 // A fresh database beside the admin URL's, dropped WITH (FORCE) when it goes.
 class ScratchDatabase {
  public:
@@ -167,23 +102,24 @@ class ScratchDatabase {
   std::string url_;
 };
 
-// Seconds for n creates in 1,000-event batches through applyBatch on `connections`
+// Seconds for `creates` in 1,000-event batches through applyBatch on `connections`
 // connections at once, connection c applying the ids of partition c (id % connections) with
 // that partition's offset, as the consumer's partition appliers do. Batches are built untimed;
 // the time is the wall time until the slowest connection is done.
-double postgresCeiling(PostgresConnection& admin, const Workload& w, std::int64_t n, int connections) {
+double postgresCeiling(PostgresConnection& admin, const Workload& w, const std::vector<Spec>& creates,
+                       int connections) {
   ScratchDatabase db(admin);
   std::vector<std::unique_ptr<PostgresStore>> stores;
   for (int c = 0; c < connections; ++c) stores.push_back(std::make_unique<PostgresStore>(db.url()));
   constexpr std::size_t kBatch = 1000;
   std::vector<std::vector<std::vector<ChangeEvent>>> batches(static_cast<std::size_t>(connections));
   const std::int64_t ts_ms = nowMillis();
-  for (std::int64_t id = 1; id <= n; ++id) {
-    auto& mine = batches[static_cast<std::size_t>(id % connections)];
+  for (const Spec& s : creates) {
+    auto& mine = batches[static_cast<std::size_t>(s.id % connections)];
     if (mine.empty() || mine.back().size() == kBatch) mine.emplace_back();
-    mine.back().push_back(w.create(id, ts_ms));
+    mine.back().push_back(w.event(s, ts_ms));
   }
-  ::sync();
+  settleDisk();
   std::vector<std::string> errors(static_cast<std::size_t>(connections));
   std::vector<std::thread> threads;
   auto started = Clock::now();
@@ -206,112 +142,19 @@ double postgresCeiling(PostgresConnection& admin, const Workload& w, std::int64_
   for (const std::string& e : errors) {
     if (!e.empty()) die("ceiling: " + e);
   }
-  if (stores[0]->count(Plant::Potato) != n) die("ceiling: row count mismatch");
+  if (stores[0]->count(Plant::Potato) != static_cast<std::int64_t>(creates.size())) {
+    die("ceiling: row count mismatch");
+  }
   return seconds;
 }
-
-std::unique_ptr<RdKafka::Conf> confOf(const std::map<std::string, std::string>& props) {
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string error;
-  for (const auto& [k, v] : props) {
-    if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) die("Kafka property '" + k + "': " + error);
-  }
-  return conf;
-}
-
-// Creates (or deletes) topics through the C Admin API; `create` false deletes.
-void adminTopics(const std::string& bootstrap, const std::vector<std::string>& names, int partitions, bool create) {
-  if (names.empty()) return;
-  char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), errstr, sizeof errstr);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-  if (!rk) die(std::string("admin: ") + errstr);
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(
-      rk, create ? RD_KAFKA_ADMIN_OP_CREATETOPICS : RD_KAFKA_ADMIN_OP_DELETETOPICS);
-  rd_kafka_AdminOptions_set_operation_timeout(options, 30000, errstr, sizeof errstr);
-  std::vector<rd_kafka_NewTopic_t*> news;
-  std::vector<rd_kafka_DeleteTopic_t*> dels;
-  for (const auto& name : names) {
-    if (create) news.push_back(rd_kafka_NewTopic_new(name.c_str(), partitions, 1, errstr, sizeof errstr));
-    else dels.push_back(rd_kafka_DeleteTopic_new(name.c_str()));
-  }
-  if (create) rd_kafka_CreateTopics(rk, news.data(), news.size(), options, queue);
-  else rd_kafka_DeleteTopics(rk, dels.data(), dels.size(), options, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 60000);
-  std::string error = !event ? "no answer from " + bootstrap + " within 60 s"
-                      : rd_kafka_event_error(event) ? rd_kafka_event_error_string(event) : "";
-  if (event && error.empty()) {
-    size_t n = 0;
-    const rd_kafka_topic_result_t** results =
-        create ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &n)
-               : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), &n);
-    for (size_t i = 0; i < n && error.empty(); ++i) {
-      if (rd_kafka_topic_result_error(results[i])) error = rd_kafka_topic_result_error_string(results[i]);
-    }
-  }
-  if (event) rd_kafka_event_destroy(event);
-  rd_kafka_NewTopic_destroy_array(news.data(), news.size());
-  rd_kafka_DeleteTopic_destroy_array(dels.data(), dels.size());
-  rd_kafka_AdminOptions_destroy(options), rd_kafka_queue_destroy(queue), rd_kafka_destroy(rk);
-  if (!error.empty()) {
-    if (create) die("cannot create topics: " + error);
-    std::fprintf(stderr, "leafsync-bench-postgres: deleting topics: %s\n", error.c_str());
-  }
-}
-
-// Encodes n creates with EventCodec, produces them keyed by id, idempotently, and checks the
-// partitions' watermarks hold exactly n.
-void produce(const std::map<std::string, std::string>& kafka, const std::string& topic, const Workload& w,
-             std::int64_t n, int partitions) {
-  auto props = producerProperties(kafka);
-  props["enable.idempotence"] = "true";
-  props["linger.ms"] = "5";
-  props["client.id"] = "leafsync-bench-producer";
-  auto conf = confOf(props);
-  std::string error;
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
-  if (!producer) die("producer: " + error);
-  for (std::int64_t id = 1; id <= n; ++id) {
-    std::int64_t ts_ms = nowMillis();
-    std::string value = EventCodec::encode(w.create(id, ts_ms));
-    std::string key = EventCodec::encodeKey(id);
-    for (;;) {
-      RdKafka::ErrorCode err = producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                                                 value.data(), value.size(), key.data(), key.size(), ts_ms, nullptr);
-      if (err == RdKafka::ERR_NO_ERROR) break;
-      if (err != RdKafka::ERR__QUEUE_FULL) die("produce: " + RdKafka::err2str(err));
-      producer->poll(50);
-    }
-    producer->poll(0);
-  }
-  if (producer->flush(120000) != RdKafka::ERR_NO_ERROR) die("produce: not acknowledged in 120 s");
-  std::int64_t messages = 0;
-  for (int p = 0; p < partitions; ++p) {
-    std::int64_t low = 0, high = 0;  // a fresh topic: low is 0
-    if (producer->query_watermark_offsets(topic, p, &low, &high, 10000) != RdKafka::ERR_NO_ERROR) die("watermarks");
-    messages += high - low;
-  }
-  if (messages != n) die("topic '" + topic + "' holds " + std::to_string(messages) + " messages, produced " + std::to_string(n));
-}
-
-// first_s: until the first batch showed up in the copy; first_events: events in it by then.
-struct Timed { double seconds = 0, first_s = 0; std::int64_t first_events = 0; };
 
 // `consumers` TopicConsumers in one fresh group, each with its own PostgresStore on one fresh
 // scratch database, until the offsets stored there sum to n (a fresh topic starts at 0).
 Timed endToEnd(const Options& o, PostgresConnection& admin, const std::map<std::string, std::string>& kafka,
                const std::string& topic, std::int64_t n, int consumers) {
   ScratchDatabase db(admin);
-  ConsumerConfig config;  // must outlive the consumers: they keep a reference
-  config.kafka = kafka;
-  config.kafka["group.id"] = "leafsync-bench-pg-" + randomSuffix();
-  config.kafka["client.id"] = "leafsync-bench-pg";
-  config.dead_letter_topic = "leafsync.bench.dlq";
-  config.topics = {TopicConfig{topic, Plant::Potato, EventFormat::Native}};
-  config.database_url = db.url();
-  config.log_level = LogLevel::Warn;
+  // Must outlive the consumers: they keep a reference.
+  const ConsumerConfig config = consumerConfig(kafka, topic, "leafsync-bench-pg", db.url());
 
   PostgresStore monitor(db.url());  // creates the schema before the consumers start
   std::vector<std::unique_ptr<ConsumerMetrics>> metrics;
@@ -327,23 +170,16 @@ Timed endToEnd(const Options& o, PostgresConnection& admin, const std::map<std::
         *metrics.back(), *statuses.back()));
   }
   auto stopAll = [&] { for (auto& c : running) c->requestStop(); for (auto& c : running) c->join(); };
-  Timed t;
-  ::sync();
+  auto applied = [&] {
+    std::int64_t sum = 0;
+    for (const PartitionOffset& off : monitor.offsets()) sum += off.topic == topic ? off.next_offset : 0;
+    return sum;
+  };
+  settleDisk();
   auto started = Clock::now();
   for (auto& c : running) c->start();
-  std::int64_t applied = 0;
-  while (applied < n) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    applied = 0;
-    for (const PartitionOffset& off : monitor.offsets()) applied += off.topic == topic ? off.next_offset : 0;
-    if (applied > 0 && t.first_s == 0) t.first_s = secondsSince(started), t.first_events = applied;
-    if (secondsSince(started) > o.timeout_s) {
-      stopAll();
-      die("end to end x" + std::to_string(consumers) + ": timed out with " + std::to_string(applied) + " of " +
-          std::to_string(n) + " events applied");
-    }
-  }
-  t.seconds = secondsSince(started);
+  Timed t = waitUntilApplied(started, n, applied, 5, o.timeout_s, stopAll,
+                             "end to end x" + std::to_string(consumers));
   stopAll();
   if (std::int64_t rows = monitor.count(Plant::Potato); rows != n) {
     die("end to end: the copy holds " + std::to_string(rows) + " rows, expected " + std::to_string(n));
@@ -357,28 +193,29 @@ struct Row { std::string name; std::int64_t events; double seconds, rate, ratio,
 
 int main(int argc, char** argv) {
   std::vector<Row> rows;
-  std::vector<std::string> topics;
+  std::unique_ptr<KafkaAdmin> topics;
+  auto deleteTopics = [&] {
+    if (topics) topics->deleteCreatedTopics("leafsync-bench-postgres");
+  };
   Options o;
   const double load_before = loadAverage();
   try {
     o = parseOptions(argc, argv);
     setLogLevel(LogLevel::Warn);
-    std::map<std::string, std::string> kafka;
-    if (std::filesystem::exists(o.kafka_config)) kafka = loadKafkaProperties(o.kafka_config);
-    else kafka = {{"auto.offset.reset", "earliest"}, {"partition.assignment.strategy", "cooperative-sticky"},
-                  {"session.timeout.ms", "10000"}, {"fetch.wait.max.ms", "100"}};
-    kafka["bootstrap.servers"] = o.bootstrap;
+    const auto kafka = kafkaProperties(o.kafka_config, o.bootstrap);
     PostgresConnection admin(o.postgres_url);
     admin.ensureOpen();
+    topics = std::make_unique<KafkaAdmin>(o.bootstrap);
 
     for (auto [image_bytes, n] : {std::pair<std::size_t, std::int64_t>{1024, o.events_small},
                                   std::pair<std::size_t, std::int64_t>{20 * 1024, o.events_large}}) {
       const std::string size = std::to_string(image_bytes / 1024) + " KiB";
       Workload w(image_bytes);
+      const std::vector<Spec> creates = Workload::creates(n);
       std::fprintf(stderr, "[%s] postgres applyBatch ceiling, %" PRId64 " creates, 1 and %d connections...\n",
                    size.c_str(), n, o.partitions);
-      double ceiling = static_cast<double>(n) / postgresCeiling(admin, w, n, 1);
-      double parallel = static_cast<double>(n) / postgresCeiling(admin, w, n, o.partitions);
+      double ceiling = static_cast<double>(n) / postgresCeiling(admin, w, creates, 1);
+      double parallel = static_cast<double>(n) / postgresCeiling(admin, w, creates, o.partitions);
       auto row = [&](const std::string& name, double seconds, double first_s, std::int64_t first_events) {
         double rate = static_cast<double>(n) / seconds;
         double steady = first_s > 0 ? static_cast<double>(n - first_events) / (seconds - first_s) : rate;
@@ -392,9 +229,8 @@ int main(int argc, char** argv) {
         std::string topic = "leafsync-bench-pg-" + std::to_string(image_bytes / 1024) + "k-" + randomSuffix();
         std::fprintf(stderr, "[%s] producing %" PRId64 " events to %s (%d partitions)...\n", size.c_str(), n,
                      topic.c_str(), partitions);
-        adminTopics(o.bootstrap, {topic}, partitions, true);
-        topics.push_back(topic);
-        produce(kafka, topic, w, n, partitions);
+        topics->createTopic(topic, partitions);
+        produceEvents(kafka, topic, w, creates, partitions);
         for (int consumers : partitions == 1 ? std::vector<int>{1} : std::vector<int>{1, 3}) {
           std::fprintf(stderr, "[%s] leafsync end to end, %d partition(s), %d consumer(s)...\n", size.c_str(),
                        partitions, consumers);
@@ -407,10 +243,10 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "leafsync-bench-postgres: %s\n", e.what());
-    adminTopics(o.bootstrap, topics, 0, false);
+    deleteTopics();
     return 1;
   }
-  adminTopics(o.bootstrap, topics, 0, false);
+  deleteTopics();
   const double load_after = loadAverage();
 
   std::printf("leafsync-bench-postgres: %d partitions, ceiling batches of 1000, consumer batch_size %d"
