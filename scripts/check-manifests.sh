@@ -5,7 +5,7 @@
 #      pinned kubernetes-validate knows and an older one still in provider support; documents of
 #      optional CRD kinds (KEDA ScaledObject, ServiceMonitor, PodMonitoring) are skipped with a
 #      printed SKIP line, never silently
-#   3. shellcheck on k8s/*.sh and scripts/*.sh; hadolint on the Dockerfile
+#   3. shellcheck on k8s/*.sh, scripts/*.sh and scripts/lib/*.sh; hadolint on the Dockerfile
 #   4. consistency of the manifests with the code (scripts/check_manifests.py consistency):
 #      LEAFSYNC_* variables against the binaries' --print-env, command lines against --help,
 #      probe/scrape paths against the routes in the C++ sources, ports and settings against the
@@ -133,7 +133,7 @@ run_validate() {
 }
 
 run_shellcheck() {
-  local files=(k8s/*.sh scripts/*.sh)
+  local files=(k8s/*.sh scripts/*.sh scripts/lib/*.sh)
   echo "shellcheck $(shellcheck --version | sed -n 's/^version: //p'): ${files[*]}"
   shellcheck -x "${files[@]}"
 }

@@ -60,38 +60,12 @@ readonly PID_FILE="$KAFKA_DATA_DIR/kafka.pid"
 readonly LOG_FILE="$KAFKA_DATA_DIR/kafka.log"
 readonly LOG_DIRS="$KAFKA_DATA_DIR/logs"
 
-log() { printf 'kafka.sh[%s]: %s\n' "$KAFKA_PORT" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+# shellcheck source-path=SCRIPTDIR source=lib/service.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/service.sh"
+SERVICE_LOG_PREFIX="kafka.sh[$KAFKA_PORT]"
+SERVICE_COMMANDS=(start stop clean restart status create-topics logs resolve)
 
 # ---------------------------------------------------------------- tools ------
-
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        die "need root (or sudo) to run: $*"
-    fi
-}
-
-# apt-get install, tolerating a concurrently running apt/dpkg (lock held) and
-# stale package lists.
-apt_install() {
-    local try
-    for try in 1 2 3 4 5; do
-        if as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-                -o DPkg::Lock::Timeout=300 "$@"; then
-            return 0
-        fi
-        log "apt-get install $* failed (try $try); updating package lists and retrying"
-        as_root apt-get update -q -o DPkg::Lock::Timeout=300 || true
-        sleep $((try * 5))
-    done
-    die "could not install: $*"
-}
 
 ensure_java_maven() {
     if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
@@ -154,21 +128,8 @@ kafka_tool() {
 
 # --------------------------------------------------------------- process -----
 
-# Prints the broker's pid if our broker (this data dir) is running.
-broker_pid() {
-    [[ -f $PID_FILE ]] || return 1
-    local pid
-    pid=$(<"$PID_FILE")
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    # Guard against pid reuse: it must be kafka.Kafka with our server.properties.
-    local cmdline
-    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-    [[ $cmdline == *kafka.Kafka*"$PROPS"* ]] || return 1
-    echo "$pid"
-}
-
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+# Prints the broker's pid if our broker (kafka.Kafka with this data dir's config) is running.
+broker_pid() { service_pid "$PID_FILE" "kafka.Kafka $PROPS"; }
 
 # Does the broker answer requests?  With kcat: a metadata request that must list
 # broker 1.  Without: a raw ApiVersions v0 request over bash's /dev/tcp (the
@@ -190,6 +151,8 @@ broker_answers() {
         [[ $(echo "$resp" | tr -d ' \n') =~ ^[0-9a-f]{8}000000010000$ ]]
     fi
 }
+
+broker_ready() { port_open "$HOST" "$KAFKA_PORT" && broker_answers; }
 
 write_config() {
     mkdir -p "$KAFKA_DATA_DIR"
@@ -258,7 +221,7 @@ cmd_start() {
     rm -f "$PID_FILE"
     local p
     for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-        port_open "$p" && die "port $HOST:$p is already in use by another process"
+        port_open "$HOST" "$p" && die "port $HOST:$p is already in use by another process"
     done
     resolve_jars
     ensure_java_maven
@@ -269,59 +232,40 @@ cmd_start() {
     printf '=== %s kafka.sh start\n' "$(date -u +%FT%TZ)" >>"$LOG_FILE"
     LOG_OFFSET=$(stat -c %s "$LOG_FILE")
     # shellcheck disable=SC2086  # KAFKA_HEAP / KAFKA_OPTS are word lists
-    nohup java $KAFKA_HEAP $KAFKA_OPTS -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-        "-Dlog4j2.configurationFile=$LOG4J_CONF" -cp "$LIB_DIR/*" \
-        kafka.Kafka "$PROPS" >>"$LOG_FILE" 2>&1 </dev/null &
-    pid=$!
-    echo "$pid" >"$PID_FILE"
+    service_spawn "$PID_FILE" "$LOG_FILE" java $KAFKA_HEAP $KAFKA_OPTS -XX:+ExitOnOutOfMemoryError \
+        -Djava.awt.headless=true "-Dlog4j2.configurationFile=$LOG4J_CONF" -cp "$LIB_DIR/*" \
+        kafka.Kafka "$PROPS"
+    pid=$SERVICE_PID
     log "starting broker (pid $pid) on $HOST:$KAFKA_PORT, controller $HOST:$KAFKA_CONTROLLER_PORT, data $KAFKA_DATA_DIR"
 
-    local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
-    while ((SECONDS < deadline)); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -f "$PID_FILE"
-            tail_log
-            die "broker exited during startup"
-        fi
-        if port_open "$KAFKA_PORT" && broker_answers; then
-            log "broker ready on $HOST:$KAFKA_PORT after $((SECONDS - start)) s"
-            return 0
-        fi
-        sleep 0.5
-    done
+    local rc=0
+    service_wait "$pid" "$KAFKA_START_TIMEOUT" 0.5 broker_ready || rc=$?
+    if ((rc == 0)); then
+        log "broker ready on $HOST:$KAFKA_PORT after $((SECONDS - start)) s"
+        return 0
+    fi
     tail_log
+    if ((rc == 1)); then
+        rm -f "$PID_FILE"
+        die "broker exited during startup"
+    fi
     log "broker not ready after ${KAFKA_START_TIMEOUT} s; stopping it"
     cmd_stop >/dev/null 2>&1 || true
     die "startup timed out"
 }
 
 cmd_stop() {
-    local purge=0 arg
-    for arg in "$@"; do
-        case $arg in
-            --purge) purge=1 ;;
-            *) die "stop: unknown argument '$arg'" ;;
-        esac
-    done
+    stop_args "$@"
     local pid
     if pid=$(broker_pid); then
         log "stopping broker (pid $pid)"
-        kill -TERM "$pid" 2>/dev/null || true
-        local deadline=$((SECONDS + KAFKA_STOP_TIMEOUT))
-        while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
-            sleep 0.2
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "still running after ${KAFKA_STOP_TIMEOUT} s; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-        fi
+        service_terminate "$pid" "$KAFKA_STOP_TIMEOUT"
         log "stopped"
     else
         log "not running"
     fi
     rm -f "$PID_FILE"
-    if ((purge)); then
+    if ((PURGE)); then
         log "removing $KAFKA_DATA_DIR"
         rm -rf "$KAFKA_DATA_DIR"
     fi
@@ -329,7 +273,7 @@ cmd_stop() {
 
 cmd_status() {
     local pid
-    if pid=$(broker_pid) && port_open "$KAFKA_PORT"; then
+    if pid=$(broker_pid) && port_open "$HOST" "$KAFKA_PORT"; then
         echo "kafka running (pid $pid) on $HOST:$KAFKA_PORT, data $KAFKA_DATA_DIR"
         return 0
     fi
@@ -378,26 +322,8 @@ cmd_create_topics() {
     log "topics ready: ${specs[*]}"
 }
 
-cmd_logs() {
-    [[ -f $LOG_FILE ]] || die "no log file $LOG_FILE"
-    if (($#)); then tail "$@" "$LOG_FILE"; else tail -n 200 "$LOG_FILE"; fi
-}
+cmd_logs() { service_logs "$LOG_FILE" "$@"; }
 
-main() {
-    local cmd=${1:-}
-    (($#)) && shift
-    case $cmd in
-        start) cmd_start "$@" ;;
-        stop) cmd_stop "$@" ;;
-        clean) cmd_stop --purge ;;
-        restart) cmd_stop; cmd_start ;;
-        status) cmd_status ;;
-        create-topics) cmd_create_topics "$@" ;;
-        logs) cmd_logs "$@" ;;
-        resolve) resolve_jars ;;
-        -h | --help | help) usage ;;
-        *) usage >&2; exit 2 ;;
-    esac
-}
+cmd_resolve() { resolve_jars; }
 
-main "$@"
+service_main "$@"

@@ -40,44 +40,23 @@ LEAFSYNC_PG_BIN=${LEAFSYNC_PG_BIN:-/usr/lib/postgresql/15/bin}
 LEAFSYNC_PG_OS_USER=${LEAFSYNC_PG_OS_USER:-leafsync-pg}
 LEAFSYNC_PG_START_TIMEOUT=${LEAFSYNC_PG_START_TIMEOUT:-60}
 
-log() { printf 'postgres.sh[%s]: %s\n' "$PGPORT" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+# shellcheck source-path=SCRIPTDIR source=lib/service.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/service.sh"
+SERVICE_LOG_PREFIX="postgres.sh[$PGPORT]"
+SERVICE_COMMANDS=(start stop clean restart status psql url logs)
 
 if ! [[ $PGPORT =~ ^[0-9]+$ ]] || ((PGPORT < 1 || PGPORT > 65535)); then
     die "PGPORT '$PGPORT' is not a port"
 fi
 
-is_root() { [[ $(id -u) -eq 0 ]]; }
-
 # ------------------------------------------------------------ install -------
-
-as_root() {
-    if is_root; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        die "need root (or sudo) to run: $*"
-    fi
-}
 
 ensure_installed() {
     [[ -x $LEAFSYNC_PG_BIN/initdb && -x $LEAFSYNC_PG_BIN/pg_ctl && -x $LEAFSYNC_PG_BIN/postgres ]] && return 0
     [[ $LEAFSYNC_PG_BIN == /usr/lib/postgresql/15/bin ]] \
         || die "no PostgreSQL binaries in LEAFSYNC_PG_BIN=$LEAFSYNC_PG_BIN"
     log "installing postgresql (apt-get)"
-    local try
-    for try in 1 2 3; do
-        if as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-                -o DPkg::Lock::Timeout=300 postgresql postgresql-client >&2; then
-            break
-        fi
-        log "apt-get install failed (try $try); updating package lists and retrying"
-        as_root apt-get update -q -o DPkg::Lock::Timeout=300 >&2 || true
-        sleep $((try * 5))
-    done
+    apt_install postgresql postgresql-client
     [[ -x $LEAFSYNC_PG_BIN/initdb ]] || die "PostgreSQL 15 is not installed in $LEAFSYNC_PG_BIN"
 }
 
@@ -178,8 +157,6 @@ accepting() {
     "$LEAFSYNC_PG_BIN/pg_isready" -q -h "$HOST" -p "$PGPORT" -U "$ROLE" -d postgres -t 2 >/dev/null 2>&1
 }
 
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
 init_cluster() {
     initialized && return 0
     log "initialising a cluster in $LEAFSYNC_PG_DATA"
@@ -207,6 +184,7 @@ EOF
 
 # ------------------------------------------------------------- commands -----
 
+# shellcheck disable=SC2120  # service_main passes the command's arguments
 cmd_start() {
     (($# == 0)) || die "start: unexpected argument '$1'"
     ensure_installed
@@ -221,7 +199,7 @@ cmd_start() {
             log "already running on $HOST:$PGPORT (data $LEAFSYNC_PG_DATA)"
             return 0
         fi
-    elif port_open "$PGPORT"; then
+    elif port_open "$HOST" "$PGPORT"; then
         die "port $HOST:$PGPORT is already in use by another process"
     fi
     init_cluster
@@ -234,22 +212,15 @@ cmd_start() {
             die "pg_ctl start failed"
         fi
     fi
-    local deadline=$((SECONDS + LEAFSYNC_PG_START_TIMEOUT))
-    until accepting; do
-        ((SECONDS < deadline)) || { tail -n 30 "$LOG_FILE" >&2 || true; die "server does not accept connections"; }
-        sleep 0.2
-    done
+    if ! service_wait "" "$LEAFSYNC_PG_START_TIMEOUT" 0.2 accepting; then
+        tail -n 30 "$LOG_FILE" >&2 || true
+        die "server does not accept connections"
+    fi
     log "ready on $HOST:$PGPORT after $((SECONDS - start)) s: $(cmd_url)"
 }
 
 cmd_stop() {
-    local purge=0 arg
-    for arg in "$@"; do
-        case $arg in
-            --purge) purge=1 ;;
-            *) die "stop: unknown argument '$arg'" ;;
-        esac
-    done
+    stop_args "$@"
     resolve_paths
     if server_running; then
         log "stopping (fast)"
@@ -258,7 +229,7 @@ cmd_stop() {
     else
         log "not running"
     fi
-    if ((purge)) && [[ -d $LEAFSYNC_PG_DATA ]]; then
+    if ((PURGE)) && [[ -d $LEAFSYNC_PG_DATA ]]; then
         log "removing $LEAFSYNC_PG_DATA"
         rm -rf "$LEAFSYNC_PG_DATA"
     fi
@@ -274,6 +245,7 @@ cmd_status() {
     return 3
 }
 
+# shellcheck disable=SC2120  # service_main passes the command's arguments
 cmd_url() {
     local database=${1:-postgres}
     [[ $database =~ ^[A-Za-z0-9_]+$ ]] || die "url: database name '$database' needs URL encoding"
@@ -292,25 +264,7 @@ cmd_psql() {
 
 cmd_logs() {
     resolve_paths
-    [[ -f $LOG_FILE ]] || die "no log file $LOG_FILE"
-    if (($#)); then tail "$@" "$LOG_FILE"; else tail -n 200 "$LOG_FILE"; fi
+    service_logs "$LOG_FILE" "$@"
 }
 
-main() {
-    local cmd=${1:-}
-    (($#)) && shift
-    case $cmd in
-        start) cmd_start "$@" ;;
-        stop) cmd_stop "$@" ;;
-        clean) cmd_stop --purge ;;
-        restart) cmd_stop; cmd_start ;;
-        status) cmd_status ;;
-        psql) cmd_psql "$@" ;;
-        url) cmd_url "$@" ;;
-        logs) cmd_logs "$@" ;;
-        -h | --help | help) usage ;;
-        *) usage >&2; exit 2 ;;
-    esac
-}
-
-main "$@"
+service_main "$@"

@@ -27,30 +27,19 @@ PROMETHEUS_START_TIMEOUT=${PROMETHEUS_START_TIMEOUT:-60}
 PID_FILE=$PROMETHEUS_DATA_DIR/prometheus.pid
 LOG_FILE=$PROMETHEUS_DATA_DIR/prometheus.log
 
-log() { printf 'prometheus.sh[%s]: %s\n' "$PROMETHEUS_LISTEN" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+# shellcheck source-path=SCRIPTDIR source=lib/service.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/service.sh"
+SERVICE_LOG_PREFIX="prometheus.sh[$PROMETHEUS_LISTEN]"
+SERVICE_COMMANDS=(start stop restart status check-config)
 
 ensure_installed() {
     command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 && return 0
     log "installing Debian's prometheus (apt-get)"
-    local sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 prometheus >&2 \
-        || { "${sudo[@]}" apt-get update -q >&2 && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-                apt-get install -y -q -o DPkg::Lock::Timeout=300 prometheus >&2; } \
-        || die "could not install prometheus"
+    apt_install prometheus
     # The package starts its own service on :9090; we run ours directly and leave that one alone.
 }
 
-running_pid() {
-    [[ -f $PID_FILE ]] || return 1
-    local pid
-    pid=$(<"$PID_FILE")
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--storage.tsdb.path=$PROMETHEUS_DATA_DIR" || return 1
-    echo "$pid"
-}
+running_pid() { service_pid "$PID_FILE" "--storage.tsdb.path=$PROMETHEUS_DATA_DIR"; }
 
 ready() { curl -fsS --max-time 2 "http://$PROMETHEUS_LISTEN/-/ready" >/dev/null 2>&1; }
 
@@ -67,29 +56,26 @@ cmd_start() {
         return 0
     fi
     [[ -f $PROMETHEUS_CONFIG ]] || die "no scrape config $PROMETHEUS_CONFIG"
-    if (exec 3<>"/dev/tcp/${PROMETHEUS_LISTEN%:*}/${PROMETHEUS_LISTEN##*:}") 2>/dev/null; then
+    if port_open "${PROMETHEUS_LISTEN%:*}" "${PROMETHEUS_LISTEN##*:}"; then
         die "$PROMETHEUS_LISTEN is already in use (set PROMETHEUS_LISTEN)"
     fi
     mkdir -p "$PROMETHEUS_DATA_DIR"
-    nohup prometheus --config.file="$PROMETHEUS_CONFIG" --storage.tsdb.path="$PROMETHEUS_DATA_DIR" \
-        --storage.tsdb.retention.time="$PROMETHEUS_RETENTION" --web.listen-address="$PROMETHEUS_LISTEN" \
-        >>"$LOG_FILE" 2>&1 </dev/null &
-    pid=$!
-    echo "$pid" >"$PID_FILE"
+    service_spawn "$PID_FILE" "$LOG_FILE" prometheus --config.file="$PROMETHEUS_CONFIG" \
+        --storage.tsdb.path="$PROMETHEUS_DATA_DIR" --storage.tsdb.retention.time="$PROMETHEUS_RETENTION" \
+        --web.listen-address="$PROMETHEUS_LISTEN"
+    pid=$SERVICE_PID
     log "starting (pid $pid), config $PROMETHEUS_CONFIG, data $PROMETHEUS_DATA_DIR"
-    local deadline=$((SECONDS + PROMETHEUS_START_TIMEOUT))
-    while ((SECONDS < deadline)); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            tail -n 20 "$LOG_FILE" >&2
-            rm -f "$PID_FILE"
-            die "prometheus exited during startup"
-        fi
-        if ready; then
-            log "ready on http://$PROMETHEUS_LISTEN"
-            return 0
-        fi
-        sleep 0.2
-    done
+    local rc=0
+    service_wait "$pid" "$PROMETHEUS_START_TIMEOUT" 0.2 ready || rc=$?
+    if ((rc == 0)); then
+        log "ready on http://$PROMETHEUS_LISTEN"
+        return 0
+    fi
+    if ((rc == 1)); then
+        tail -n 20 "$LOG_FILE" >&2
+        rm -f "$PID_FILE"
+        die "prometheus exited during startup"
+    fi
     cmd_stop
     die "not ready after $PROMETHEUS_START_TIMEOUT s"
 }
@@ -98,10 +84,7 @@ cmd_stop() {
     local purge=0 pid
     [[ ${1:-} == --purge ]] && purge=1
     if pid=$(running_pid); then
-        kill -TERM "$pid" 2>/dev/null || true
-        local deadline=$((SECONDS + 30))
-        while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+        service_terminate "$pid" 30
         log "stopped (pid $pid)"
     else
         log "not running"
@@ -120,12 +103,4 @@ cmd_status() {
     return 3
 }
 
-case ${1:-} in
-    start) cmd_start ;;
-    stop) shift; cmd_stop "$@" ;;
-    restart) cmd_stop; cmd_start ;;
-    status) cmd_status ;;
-    check-config) cmd_check_config ;;
-    -h | --help | help) usage ;;
-    *) usage >&2; exit 2 ;;
-esac
+service_main "$@"
