@@ -83,6 +83,8 @@ void ReadApi::registerRoutes(Rest::Router& router) {
     use(*store);
   });
 
+  registerOpenApiRoute(router, "consumer");
+
   Rest::Routes::Get(router, "/healthz", guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
     sendJson(req, res, Code::Ok, R"({"status":"alive"})");
   }));

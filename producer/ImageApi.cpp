@@ -33,6 +33,7 @@ void ImageApi::registerRoutes(Rest::Router& router) {
     use(*store);
   });
 
+  registerOpenApiRoute(router, "producer");
   Rest::Routes::Get(router, "/healthz", guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
     sendJson(req, res, Code::Ok, R"({"status":"alive"})");
   }));

@@ -1,6 +1,9 @@
 #include "ImageWrites.h"
 
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "leafsync/ByteEncoding.h"
 #include "leafsync/ImageValidation.h"
@@ -19,11 +22,27 @@ std::variant<json, RequestError> parseObject(std::string_view body) {
   return j;
 }
 
+// An integer as JSON Schema (and the seed's pydantic models) read one: 7 or 7.0, within int64.
+std::optional<std::int64_t> integerOf(const json& v) {
+  if (v.is_number_unsigned()) {
+    auto u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+    return static_cast<std::int64_t>(u);
+  }
+  if (v.is_number_integer()) return v.get<std::int64_t>();
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    // 2^63 itself is out of range; every double below it converts exactly.
+    if (std::isfinite(d) && std::trunc(d) == d && d >= -0x1p63 && d < 0x1p63) return static_cast<std::int64_t>(d);
+  }
+  return std::nullopt;
+}
+
 // Each reader returns an empty string when the field is valid and stored, else the reason.
 std::string readCameraId(const json& j, std::int64_t& out) {
-  const json& v = j.at("camera_id");
-  if (!v.is_number_integer() || v.get<std::int64_t>() < 0) return "field 'camera_id' must be a non-negative integer";
-  out = v.get<std::int64_t>();
+  auto value = integerOf(j.at("camera_id"));
+  if (!value || *value < 0) return "field 'camera_id' must be a non-negative integer";
+  out = *value;
   return {};
 }
 
@@ -69,8 +88,9 @@ std::variant<ImageChange, RequestError> parseUpdateRequest(std::string_view body
   const json& j = std::get<json>(parsed);
   ImageChange change;
   if (!j.contains("id")) return invalid("field 'id' is required");
-  if (!j["id"].is_number_integer() || j["id"].get<std::int64_t>() < 1) return invalid("field 'id' must be a positive integer");
-  change.id = j["id"].get<std::int64_t>();
+  auto id = integerOf(j["id"]);
+  if (!id || *id < 1) return invalid("field 'id' must be a positive integer");
+  change.id = *id;
   ImageRecord& v = change.values;
   std::string error;
   if (j.contains("camera_id")) {

@@ -40,6 +40,9 @@ ctest --test-dir build --output-on-failure --timeout 300 -j2
 echo "== Grafana dashboard: every query against a real Prometheus scraping the running services"
 scripts/check-dashboard.sh
 
+echo "== both APIs fuzzed against their OpenAPI document (schemathesis)"
+scripts/check-api.sh
+
 echo "== stream vs batch experiment, CI variant (asserts the stream moves fewer bytes and stays fresher)"
 bench/experiment.sh --ci --out build/experiment-ci
 

@@ -8,6 +8,7 @@
 
 #include "leafsync/ByteEncoding.h"
 #include "leafsync/Log.h"
+#include "leafsync/OpenApi.h"
 #include "leafsync/Store.h"
 
 namespace leafsync {
@@ -148,6 +149,13 @@ Rest::Route::Handler guarded(HttpHandler handler) {
     }
     return Rest::Route::Result::Ok;
   };
+}
+
+void registerOpenApiRoute(Rest::Router& router, const std::string& service) {
+  std::string document = openApiDocumentFor(service);
+  Rest::Routes::Get(router, "/openapi.json", guarded([document](const Rest::Request& req, Http::ResponseWriter& res) {
+    sendJson(req, res, Code::Ok, document);
+  }));
 }
 
 void registerImageReadRoutes(Rest::Router& router, WithReader with_reader) {

@@ -76,6 +76,9 @@ using WithReader = std::function<void(const std::function<void(ImageReader&)>& u
 // paginated listing /image-plant/{plant}/?after_id=&limit=, and a JSON 404 for other paths.
 void registerImageReadRoutes(Pistache::Rest::Router& router, WithReader with_reader);
 
+// GET /openapi.json: docs/openapi.json as `service` ("consumer", "producer") serves it.
+void registerOpenApiRoute(Pistache::Rest::Router& router, const std::string& service);
+
 // Owns a Pistache endpoint serving a router on 0.0.0.0:port (port 0 picks a free one).
 class HttpServer {
  public:

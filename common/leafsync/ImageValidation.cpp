@@ -22,7 +22,11 @@ std::string checkPercentage(double percentage) {
 }
 
 std::string checkDisease(std::string_view disease) {
-  if (disease.size() > kMaxDiseaseLength) return "field 'disease' is longer than 200 characters";
+  // Characters, not bytes: "Mosaïque" is 8 long. Every UTF-8 character has exactly one byte
+  // that is not a continuation byte (10xxxxxx).
+  std::size_t characters = 0;
+  for (char c : disease) characters += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  if (characters > kMaxDiseaseLength) return "field 'disease' is longer than 200 characters";
   // PostgreSQL text cannot hold NUL: accepting it would make the copy retry the event forever.
   if (disease.find('\0') != std::string_view::npos) return "field 'disease' must not contain NUL characters";
   return {};

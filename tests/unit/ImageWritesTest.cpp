@@ -69,6 +69,26 @@ TEST(ImageWrites, UpdateAcceptsNullToClearDiseaseAndPercentage) {
   EXPECT_FALSE(std::get<ImageChange>(result).values.disease);
 }
 
+TEST(ImageWrites, IntegersMayBeWrittenWithAZeroFractionAsJsonSchemaAllows) {
+  auto update = parseUpdateRequest(R"({"id": 7.0, "camera_id": 2.0})");
+  ASSERT_TRUE(std::holds_alternative<ImageChange>(update));
+  EXPECT_EQ(std::get<ImageChange>(update).id, 7);
+  EXPECT_EQ(std::get<ImageChange>(update).values.camera_id, 2);
+  auto create = parseCreateRequest(R"({"camera_id": 9223372036854775807, "gps_coordinates": [1, 2]})");
+  ASSERT_TRUE(std::holds_alternative<NewImage>(create));
+  EXPECT_EQ(std::get<NewImage>(create).camera_id, 9223372036854775807);
+}
+
+TEST(ImageWrites, DiseaseLengthCountsCharactersNotBytes) {
+  std::string two_hundred_accented;
+  for (int i = 0; i < 200; ++i) two_hundred_accented += "\u00ef";  // ï: two bytes in UTF-8
+  auto accepted = parseUpdateRequest(R"({"id": 1, "disease": ")" + two_hundred_accented + R"("})");
+  ASSERT_TRUE(std::holds_alternative<ImageChange>(accepted));
+  EXPECT_EQ(std::get<ImageChange>(accepted).values.disease->size(), 400u);
+  EXPECT_EQ(updateError(R"({"id": 1, "disease": ")" + two_hundred_accented + R"(x"})").detail,
+            "field 'disease' is longer than 200 characters");
+}
+
 TEST(ImageWrites, UpdateRefusalsNameTheFieldAndStatus) {
   struct Case {
     std::string body;
@@ -78,6 +98,9 @@ TEST(ImageWrites, UpdateRefusalsNameTheFieldAndStatus) {
       {R"({"disease": "Healthy"})", "field 'id' is required"},
       {R"({"id": "7"})", "field 'id' must be a positive integer"},
       {R"({"id": 0})", "field 'id' must be a positive integer"},
+      {R"({"id": 1.5})", "field 'id' must be a positive integer"},
+      {R"({"id": 9223372036854775808})", "field 'id' must be a positive integer"},
+      {R"({"id": 1e300})", "field 'id' must be a positive integer"},
       {R"({"id": 1, "percentage": -0.5})", "field 'percentage' must be within [0, 100]"},
       {R"({"id": 1, "percentage": "high"})", "field 'percentage' must be a number or null"},
       {R"({"id": 1, "disease": 5})", "field 'disease' must be a string or null"},
