@@ -304,10 +304,12 @@ void PostgresConnection::connect() {
     conn_ = nullptr;
   }
   // Later key words override earlier ones, so the URL (dbname, expanded) overrides these.
-  const char* keys[] = {"connect_timeout",           "keepalives",       "keepalives_idle",
-                        "keepalives_interval",       "keepalives_count", "tcp_user_timeout",
-                        "fallback_application_name", "dbname",           nullptr};
-  const char* values[] = {"10", "1", "10", "5", "3", "30000", "leafsync", url_.c_str(), nullptr};
+  // statement_timeout bounds a statement stuck behind a lock held elsewhere: it fails, is
+  // retried, and a partition revoked meanwhile can move on (a batch takes well under a second).
+  const char* keys[] = {"connect_timeout",  "keepalives",       "keepalives_idle",
+                        "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                        "fallback_application_name", "options", "dbname", nullptr};
+  const char* values[] = {"10", "1", "10", "5", "3", "30000", "leafsync", "-c statement_timeout=60s", url_.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (!conn_) throw StoreError("cannot connect to PostgreSQL: out of memory");
   if (PQstatus(conn_) != CONNECTION_OK) {

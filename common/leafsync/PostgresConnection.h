@@ -139,7 +139,8 @@ class PostgresConnection {
  public:
   // url: a libpq URL (postgresql://user@host:port/db?...) or key=value conninfo. Defaults
   // that the URL may override: connect_timeout=10, TCP keepalives after 10 s idle,
-  // tcp_user_timeout=30 s, application_name=leafsync. Throws StoreError.
+  // tcp_user_timeout=30 s, application_name=leafsync, statement_timeout=60 s (options).
+  // Throws StoreError.
   explicit PostgresConnection(std::string url);
   ~PostgresConnection();
   PostgresConnection(const PostgresConnection&) = delete;

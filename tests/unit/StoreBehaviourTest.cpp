@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "leafsync/PostgresConnection.h"
+#include "leafsync/SqliteImageRow.h"  // imageTable
 #include "leafsync/PostgresSourceStore.h"
 #include "leafsync/PostgresStore.h"
 #include "leafsync/SqliteStore.h"
@@ -447,6 +448,29 @@ TEST_F(PostgresStoreTest, ALostConnectionFailsOnceThenTheStoreReconnects) {
   database_->terminateBackend(store.backendPid());
   EXPECT_THROW(store.ping(), StoreError);
   EXPECT_NO_THROW(store.ping());
+}
+
+TEST_F(PostgresStoreTest, StatementsTimeOutAfterAMinuteByDefault) {
+  PostgresConnection db(database_->url());
+  db.ensureOpen();
+  EXPECT_EQ(db.execParams("SELECT current_setting('statement_timeout')", PgParams()).getBytes(0, 0), "1min");
+}
+
+// A batch stuck behind a row lock held elsewhere fails (and is retried) instead of blocking
+// its partition applier, and with it a revocation, for as long as the lock is held.
+TEST_F(PostgresStoreTest, ABatchBlockedByALockFailsAtTheStatementTimeoutThenApplies) {
+  const std::string& url = database_->url();
+  PostgresStore store(url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-c%20statement_timeout%3D300");
+  store.applyBatch({EventBuilder::create(1, 1)}, {{"potato", 0, 1}});
+  PostgresConnection locker(url);
+  locker.ensureOpen();
+  locker.exec("BEGIN");
+  locker.exec("SELECT id FROM " + imageTable(Plant::Potato) + " WHERE id = 1 FOR UPDATE");
+  std::vector<ChangeEvent> batch = {EventBuilder::update(1, 2).disease("Early blight")};
+  EXPECT_THROW(store.applyBatch(batch, {{"potato", 0, 2}}), StoreError);
+  locker.exec("ROLLBACK");
+  EXPECT_EQ(store.applyBatch(batch, {{"potato", 0, 2}}).appliedTotal(), 1);
+  EXPECT_EQ(store.versionOf(Plant::Potato, 1), 2);
 }
 
 TEST_F(PostgresStoreTest, AnUnreachableServerIsAStoreError) {
