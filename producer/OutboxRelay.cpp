@@ -8,10 +8,10 @@
 
 namespace leafsync {
 
-OutboxRelay::OutboxRelay(std::unique_ptr<SourceStore> store, std::unique_ptr<EventPublisher> publisher,
+OutboxRelay::OutboxRelay(SourceOpener open_source, std::unique_ptr<EventPublisher> publisher,
                          std::array<std::string, 3> topics, int batch_size, int poll_ms,
                          ProducerMetrics& metrics)
-    : store_(std::move(store)),
+    : open_source_(std::move(open_source)),
       publisher_(std::move(publisher)),
       topics_(std::move(topics)),
       batch_size_(static_cast<std::size_t>(batch_size)),
@@ -37,7 +37,18 @@ void OutboxRelay::stop() {
   thread_.join();
 }
 
+SourceStore* OutboxRelay::source() {
+  if (store_) return store_.get();
+  try {
+    store_ = open_source_();
+  } catch (const StoreError& e) {
+    logEvent(LogLevel::Error, "outbox_source_unavailable", {{"error", e.what()}});
+  }
+  return store_.get();
+}
+
 std::size_t OutboxRelay::publishOnce() {
+  if (!source()) return 0;
   std::vector<OutboxEntry> batch;
   try {
     batch = store_->pendingEvents(batch_size_);

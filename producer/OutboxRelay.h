@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,9 +19,14 @@ namespace leafsync {
 // acknowledgement, then delete it from the outbox. A crash before the delete re-sends the
 // batch on restart (the consumer's version rule absorbs the duplicates); nothing is deleted
 // before it is acknowledged, so nothing is lost. One relay per source database.
+//
+// It opens its connection to the source when it first needs it (and again after a failed
+// open), so a relay whose database is away at start-up waits for it instead of failing.
 class OutboxRelay {
  public:
-  OutboxRelay(std::unique_ptr<SourceStore> store, std::unique_ptr<EventPublisher> publisher,
+  using SourceOpener = std::function<std::unique_ptr<SourceStore>()>;  // throws StoreError
+
+  OutboxRelay(SourceOpener open_source, std::unique_ptr<EventPublisher> publisher,
               std::array<std::string, 3> topics, int batch_size, int poll_ms, ProducerMetrics& metrics);
   ~OutboxRelay();
 
@@ -34,7 +40,9 @@ class OutboxRelay {
 
  private:
   void run();
+  SourceStore* source();  // nullptr when it cannot be opened now (logged)
 
+  SourceOpener open_source_;
   std::unique_ptr<SourceStore> store_;
   std::unique_ptr<EventPublisher> publisher_;
   std::array<std::string, 3> topics_;

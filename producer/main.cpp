@@ -78,7 +78,7 @@ sigset_t stopSignals() {
 }
 
 std::unique_ptr<OutboxRelay> makeRelay(const ProducerConfig& config, ProducerMetrics& metrics) {
-  return std::make_unique<OutboxRelay>(openSourceStore(config.database_url),
+  return std::make_unique<OutboxRelay>([url = config.database_url] { return openSourceStore(url); },
                                        std::make_unique<KafkaEventPublisher>(config.kafka), config.topics,
                                        config.relay_batch_size, config.relay_poll_ms, metrics);
 }
@@ -129,6 +129,14 @@ int serve(const Args& args) {
   auto relay = makeRelay(config, metrics);
   ConnectionPool<SourceStore> stores([&config] { return openSourceStore(config.database_url); },
                                      static_cast<std::size_t>(config.http_threads));
+  try {
+    stores.add(openSourceStore(config.database_url));  // creates or migrates the schema
+  } catch (const StoreError& e) {
+    // A PostgreSQL that is away now is waited for: reads and writes answer 503 and /readyz
+    // says why until it is back. A SQLite file that cannot be opened is a configuration error.
+    if (!isPostgresUrl(config.database_url)) throw;
+    logEvent(LogLevel::Warn, "database_unavailable", {{"error", e.what()}});
+  }
   ImageApi api(stores, metrics, config.write_token, static_cast<std::size_t>(config.max_body_bytes),
                [&relay] { relay->notify(); });
   Pistache::Rest::Router router;

@@ -7,7 +7,10 @@
 
 #include "leafsync/EventCodec.h"
 #include "leafsync/PostgresConnection.h"
+#include "Verifier.h"
+#include "leafsync/PostgresSourceStore.h"
 #include "leafsync/PostgresStore.h"
+#include "leafsync/SqliteStore.h"
 #include "support/ConsumerProcess.h"
 #include "support/HttpClient.h"
 #include "support/KafkaTestKit.h"
@@ -104,6 +107,46 @@ TEST(DatabaseOutageTest, ConsumerStartedWhilePostgresIsDownServesProbesAndCatche
   PostgresStore copy(postgres.url());
   std::vector<std::string> diffs = model.differences(copy);
   EXPECT_TRUE(diffs.empty()) << diffs.size() << " differences, first: " << diffs.front();
+  EXPECT_EQ(consumer.terminate(20s), 0) << consumer.log();
+}
+
+TEST(DatabaseOutageTest, ProducerStartedWhilePostgresIsDownRefusesWritesWith503ThenServesOnceItIsBack) {
+  if (!std::getenv("LEAFSYNC_TEST_POSTGRES_URL")) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set (no PostgreSQL here)";
+  OwnPostgres postgres;
+  postgres.stop();
+  testing::TempDir dir;
+  testing::ConsumerSetup setup(dir);
+  testing::ProducerProcess producer(setup, dir.file("producer.log"), {{"LEAFSYNC_DATABASE_URL", postgres.url()}});
+  testing::ConsumerProcess consumer(setup, dir.file("consumer.log"));
+  producer.start();
+  consumer.start();
+  std::uint16_t port = producer.waitStarted();
+  const std::string create = R"({"camera_id": 3, "gps_coordinates": [48.1, 16.2], "data": "ffd8"})";
+  EXPECT_EQ(testing::httpRequest(port, "GET", "/healthz").status, 200) << "alive without its database";
+  testing::HttpResponse ready = testing::httpRequest(port, "GET", "/readyz");
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  EXPECT_NE(ready.body.find("database"), std::string::npos) << ready.body;
+  testing::HttpResponse refused = testing::httpRequest(port, "PUT", "/image-plant/potato/", create);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("database is unavailable"), std::string::npos) << refused.body;
+
+  postgres.start();
+  ASSERT_TRUE(producer.waitReady(60s)) << producer.log();
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(testing::httpRequest(port, "PUT", "/image-plant/potato/", create).status, 200);
+  ASSERT_TRUE(consumer.waitReady()) << consumer.log();
+  std::vector<PlantComparison> comparison;
+  EXPECT_TRUE(testing::eventually(
+      [&] {
+        PostgresSourceStore source(postgres.url());
+        SqliteStore copy(setup.database_path);
+        comparison = compareCopies(source, copy);
+        return identical(comparison) && source.pendingCount() == 0;
+      },
+      60s, 100ms))
+      << "the relay published what was written once the database was back\n" << producer.log();
+  EXPECT_EQ(comparison[0].source_rows, 20);
+  EXPECT_TRUE(producer.running()) << "no restart";
+  EXPECT_EQ(producer.terminate(20s), 0) << producer.log();
   EXPECT_EQ(consumer.terminate(20s), 0) << consumer.log();
 }
 

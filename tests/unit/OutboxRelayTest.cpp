@@ -52,7 +52,10 @@ class OutboxRelayTest : public ::testing::Test {
   OutboxRelayTest() {
     auto publisher = std::make_unique<RecordingPublisher>();
     publisher_ = publisher.get();
-    relay_ = std::make_unique<OutboxRelay>(std::make_unique<SqliteSourceStore>(dir_.file("source.db")),
+    relay_ = std::make_unique<OutboxRelay>([this]() -> std::unique_ptr<SourceStore> {
+                                             if (source_away_) throw StoreError("connection refused");
+                                             return std::make_unique<SqliteSourceStore>(dir_.file("source.db"));
+                                           },
                                            std::move(publisher),
                                            std::array<std::string, 3>{"t-potato", "t-tomato", "t-pepper"}, 2, 10,
                                            metrics_);
@@ -63,6 +66,7 @@ class OutboxRelayTest : public ::testing::Test {
   SqliteSourceStore writer_{dir_.file("source.db")};
   ProducerMetrics metrics_;
   RecordingPublisher* publisher_ = nullptr;
+  bool source_away_ = false;  // the relay's source cannot be opened
   std::unique_ptr<OutboxRelay> relay_;
 };
 
@@ -117,6 +121,16 @@ TEST_F(OutboxRelayTest, StopWhileTheBrokerIsAwayLeavesTheEventsInTheOutboxForThe
   relay_->stop();
   EXPECT_EQ(writer_.pendingCount(), 1) << "unacknowledged: still in the outbox";
   EXPECT_EQ(publisher_->sent.size(), 1u) << "not queued a second time on the way out";
+}
+
+TEST_F(OutboxRelayTest, ASourceThatCannotBeOpenedYetIsOpenedOnALaterPass) {
+  writer_.create(Plant::Potato, image());
+  source_away_ = true;  // PostgreSQL not up yet when the producer starts
+  EXPECT_EQ(relay_->publishOnce(), 0u);
+  EXPECT_TRUE(publisher_->sent.empty());
+  source_away_ = false;
+  EXPECT_EQ(relay_->publishOnce(), 1u);
+  EXPECT_EQ(writer_.pendingCount(), 0);
 }
 
 TEST_F(OutboxRelayTest, SnapshotMarkerGoesToEveryPartitionAfterTheRows) {
