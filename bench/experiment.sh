@@ -110,10 +110,7 @@ trap 'exit 130' INT TERM
 xp_need curl curl
 xp_ensure_binaries
 xp_kafka_up "$kafka_port"
-prefix=exp$(printf "%04x%04x" "$RANDOM" "$RANDOM")-
-xp_log "topics ${prefix}{potato,tomato,pepper}, dead letters ${prefix}dlq on $XP_BOOTSTRAP"
-xp_create_topics "${prefix}dlq" "${prefix}potato" "${prefix}tomato" "${prefix}pepper"
-xp_write_configs "$work" "$prefix" "$consumer_port" "$producer_port"
+xp_pipeline_setup "$work" exp "$consumer_port" "$producer_port"
 source_url=sqlite:$work/producer_plant_db.sqlite
 
 # 1. The source before the window: images the cameras took earlier.

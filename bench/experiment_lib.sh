@@ -109,6 +109,21 @@ EOF
     } >"$dir/producer.yaml"
 }
 
+# xp_pipeline_setup DIR TAG CONSUMER_PORT PRODUCER_PORT: fresh topics on XP_BOOTSTRAP named
+# TAG<random>-potato|tomato|pepper|dlq, and the services' configs for them in DIR. Sets XP_PREFIX.
+xp_pipeline_setup() {
+    XP_PREFIX=$2$(printf "%04x%04x" "$RANDOM" "$RANDOM")-
+    xp_log "topics ${XP_PREFIX}{potato,tomato,pepper}, dead letters ${XP_PREFIX}dlq on $XP_BOOTSTRAP"
+    xp_create_topics "${XP_PREFIX}dlq" "${XP_PREFIX}potato" "${XP_PREFIX}tomato" "${XP_PREFIX}pepper"
+    xp_write_configs "$1" "$XP_PREFIX" "$3" "$4"
+}
+
+# xp_seed_source DIR IMAGE_BYTES: 300 new images in DIR's source, for a relay to publish later.
+xp_seed_source() {
+    "$XP_BIN/leafsync-producer" load --config "$1/producer.yaml" --no-relay --rate 300 --duration 1 \
+        --mix 100:0:0 --image-bytes "$2" --seed 1 >"$1/seed.out" 2>"$1/seed.log" || xp_die "seeding failed"
+}
+
 # xp_start NAME LOG CMD...: starts CMD in the background; sets XP_LAST_PID.
 xp_start() {
     local name=$1 log=$2; shift 2

@@ -75,11 +75,8 @@ xp_need curl curl
 xp_require_free_ports "$consumer_port" "$producer_port"
 xp_ensure_binaries
 xp_kafka_up "${CHECK_KAFKA_PORT:-29292}"
-prefix=api$(printf "%04x%04x" "$RANDOM" "$RANDOM")-
-xp_create_topics "${prefix}dlq" "${prefix}potato" "${prefix}tomato" "${prefix}pepper"
-xp_write_configs "$work" "$prefix" "$consumer_port" "$producer_port"
-"$XP_BIN/leafsync-producer" load --config "$work/producer.yaml" --no-relay --rate 300 --duration 1 \
-    --mix 100:0:0 --image-bytes 256 --seed 1 >"$work/seed.out" 2>"$work/seed.log" || xp_die "seeding failed"
+xp_pipeline_setup "$work" api "$consumer_port" "$producer_port"
+xp_seed_source "$work" 256
 xp_start producer "$work/producer.log" "$XP_BIN/leafsync-producer" serve --config "$work/producer.yaml"
 producer_pid=$XP_LAST_PID
 xp_start consumer "$work/consumer.log" env "LEAFSYNC_PRODUCER_URL=http://127.0.0.1:$producer_port" \

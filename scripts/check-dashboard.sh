@@ -78,11 +78,8 @@ xp_log "static checks passed: scrape config valid, every panel has a unit, datas
 xp_require_free_ports "$consumer_port" "$producer_port" "$batch_port" "${PROMETHEUS_LISTEN##*:}"
 xp_ensure_binaries
 xp_kafka_up "${CHECK_KAFKA_PORT:-29192}"
-prefix=chk$(printf "%04x%04x" "$RANDOM" "$RANDOM")-
-xp_create_topics "${prefix}dlq" "${prefix}potato" "${prefix}tomato" "${prefix}pepper"
-xp_write_configs "$work" "$prefix" "$consumer_port" "$producer_port"
-"$XP_BIN/leafsync-producer" load --config "$work/producer.yaml" --no-relay --rate 300 --duration 1 \
-    --mix 100:0:0 --image-bytes 2048 --seed 1 >"$work/seed.out" 2>"$work/seed.log" || xp_die "seeding failed"
+xp_pipeline_setup "$work" chk "$consumer_port" "$producer_port"
+xp_seed_source "$work" 2048
 xp_start producer "$work/producer.log" "$XP_BIN/leafsync-producer" serve --config "$work/producer.yaml"
 producer_pid=$XP_LAST_PID
 xp_start consumer "$work/consumer.log" "$XP_BIN/leafsync-consumer" --config "$work/consumer.yaml"

@@ -21,12 +21,7 @@ class CrashRecoveryTest : public ::testing::Test {
   CrashRecoveryTest() : setup_(dir_), consumer_(setup_, dir_.file("consumer.log")) {}
 
   void publish(testing::StreamModel& model, std::size_t events) {
-    testing::TestProducer producer;
-    for (std::size_t i = 0; i < events; ++i) {
-      ChangeEvent e = model.next();
-      producer.send(setup_.topic(e.plant), EventCodec::encodeKey(e.image.id), EventCodec::encode(e));
-    }
-    producer.flush();
+    testing::publishChanges(model, static_cast<std::int64_t>(events), setup_);
   }
 
   // Offsets committed in the copy, summed over all partitions: the events it has consumed.

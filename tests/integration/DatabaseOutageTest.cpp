@@ -36,14 +36,7 @@ TEST(DatabaseOutageTest, ConsumerRidesOutAStoppedPostgresWithoutRestartAndLosesN
   testing::ConsumerSetup setup(dir);
   constexpr std::int64_t kEvents = 40000;
   testing::StreamModel model(17, 128);
-  testing::TestProducer producer;
-  auto publish = [&](std::int64_t n) {
-    for (std::int64_t i = 0; i < n; ++i) {
-      ChangeEvent e = model.next();
-      producer.send(setup.topic(e.plant), EventCodec::encodeKey(e.image.id), EventCodec::encode(e));
-    }
-    producer.flush();
-  };
+  auto publish = [&](std::int64_t n) { testing::publishChanges(model, n, setup); };
   auto committed = [&] { return testing::committedEvents(postgres.url()); };
   publish(kEvents / 2);
   testing::ConsumerProcess consumer(setup, dir.file("consumer.log"),
@@ -82,12 +75,7 @@ TEST(DatabaseOutageTest, ConsumerStartedWhilePostgresIsDownServesProbesAndCatche
   testing::ConsumerSetup setup(dir);
   constexpr std::int64_t kEvents = 5000;
   testing::StreamModel model(23, 128);
-  testing::TestProducer producer;
-  for (std::int64_t i = 0; i < kEvents; ++i) {
-    ChangeEvent e = model.next();
-    producer.send(setup.topic(e.plant), EventCodec::encodeKey(e.image.id), EventCodec::encode(e));
-  }
-  producer.flush();
+  testing::publishChanges(model, kEvents, setup);
 
   testing::ConsumerProcess consumer(setup, dir.file("consumer.log"), {{"LEAFSYNC_DATABASE_URL", postgres.url()}});
   consumer.start();

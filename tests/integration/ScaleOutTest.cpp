@@ -38,14 +38,7 @@ TEST(ScaleOutTest, ThreeConsumersOneKilledAFourthJoiningApplyEveryEventExactlyOn
   testing::ConsumerSetup setup(dir);
   constexpr std::int64_t kEvents = 100000;
   testing::StreamModel model(99, 128);
-  {
-    testing::TestProducer producer;
-    for (std::int64_t i = 0; i < kEvents; ++i) {
-      ChangeEvent e = model.next();
-      producer.send(setup.topic(e.plant), EventCodec::encodeKey(e.image.id), EventCodec::encode(e));
-    }
-    producer.flush();
-  }
+  testing::publishChanges(model, kEvents, setup);
   auto committed = [&] { return testing::committedEvents(copy_url); };
   std::map<std::string, std::string> env = {{"LEAFSYNC_DATABASE_URL", copy_url}, {"LEAFSYNC_BATCH_SIZE", "200"}};
   std::vector<std::unique_ptr<testing::ConsumerProcess>> consumers;

@@ -14,7 +14,9 @@
 #include "leafsync/SqliteStore.h"
 #include "leafsync/StoreFactory.h"
 #include "support/HttpClient.h"
+#include "leafsync/EventCodec.h"
 #include "support/KafkaTestKit.h"
+#include "support/StreamModel.h"
 
 namespace leafsync::testing {
 
@@ -185,6 +187,15 @@ std::string waitForIdenticalCopy(const ConsumerSetup& setup, std::chrono::millis
     for (const auto& e : c.examples) out << "  " << e << "\n";
   }
   return out.str();
+}
+
+void publishChanges(StreamModel& model, std::int64_t events, const ConsumerSetup& setup) {
+  TestProducer producer;
+  for (std::int64_t i = 0; i < events; ++i) {
+    ChangeEvent e = model.next();
+    producer.send(setup.topic(e.plant), EventCodec::encodeKey(e.image.id), EventCodec::encode(e));
+  }
+  producer.flush();
 }
 
 std::int64_t committedEvents(const std::string& database_url) {

@@ -13,6 +13,8 @@
 
 namespace leafsync::testing {
 
+class StreamModel;
+
 // A pipeline set up for one test: its own topics (unique names mapped to the plants), group,
 // dead-letter topic, SQLite source and copy, and the config files of both services, all
 // created on the real broker.
@@ -81,6 +83,10 @@ std::string producerBinary();
 // Waits until the setup's copy equals its source row by row and the source's outbox is empty;
 // returns what still differed at the deadline, per plant with examples ("" = identical).
 std::string waitForIdenticalCopy(const ConsumerSetup& setup, std::chrono::milliseconds deadline);
+
+// Publishes the model's next `events` changes to the setup's topics, keyed by image id, and
+// returns once the broker has acknowledged all of them.
+void publishChanges(StreamModel& model, std::int64_t events, const ConsumerSetup& setup);
 
 // Messages the copy at `database_url` has applied: its stored next offsets summed over every
 // partition (the topics of a test start at offset 0).
