@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -395,6 +397,38 @@ INSTANTIATE_TEST_SUITE_P(Databases, StoreBehaviour, ::testing::Values("sqlite", 
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param == "sqlite" ? std::string("Sqlite") : std::string("Postgres");
                          });
+
+// ----------------------------------------------------------------------- SQLite only
+
+// Two consumers (or a producer and its load generator) starting together on a new file: each
+// process must open it, however their switches to WAL and migrations interleave.
+TEST(SqliteStoreTest, ProcessesOpeningANewFileTogetherAllSucceed) {
+  for (int round = 0; round < 10; ++round) {
+    testing::TempDir dir;
+    const std::string path = dir.file("copy.sqlite");
+    std::vector<pid_t> children;
+    for (int i = 0; i < 4; ++i) {
+      pid_t pid = ::fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        try {
+          SqliteStore store(path);
+          store.applyBatch({EventBuilder::create(i + 1, 1)}, {{"potato", i, 1}});
+          ::_exit(0);
+        } catch (...) {
+          ::_exit(1);
+        }
+      }
+      children.push_back(pid);
+    }
+    for (pid_t pid : children) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "round " << round;
+    }
+    EXPECT_EQ(SqliteStore(path).count(Plant::Potato), 4);
+  }
+}
 
 // ----------------------------------------------------------------------- PostgreSQL only
 
