@@ -83,11 +83,18 @@ TEST_F(MixedStreamTest, ApiShowsExactlyTheStateTheStreamDescribes) {
   EXPECT_FALSE(dead[0].headers["leafsync.source.partition"].empty());
   EXPECT_FALSE(dead[0].headers["leafsync.source.offset"].empty());
 
-  std::string metrics = testing::httpRequest(consumer_.port(), "GET", "/metrics").body;
-  EXPECT_NE(metrics.find("leafsync_dead_letter_events_total{topic=\"" + setup_.topic(Plant::Pepper) + "\"} 1"),
-            std::string::npos);
-  EXPECT_NE(metrics.find("leafsync_events_ignored_total{reason=\"stale\",topic=\"" + setup_.topic(Plant::Potato) + "\"} 3"),
-            std::string::npos)
+  // Counted right after the batch commits, on the partition's applier thread: wait for them.
+  std::string metrics;
+  auto counted = [&](const std::string& sample) {
+    return testing::eventually(
+        [&] {
+          metrics = testing::httpRequest(consumer_.port(), "GET", "/metrics").body;
+          return metrics.find(sample) != std::string::npos;
+        },
+        10s);
+  };
+  EXPECT_TRUE(counted("leafsync_dead_letter_events_total{topic=\"" + setup_.topic(Plant::Pepper) + "\"} 1")) << metrics;
+  EXPECT_TRUE(counted("leafsync_events_ignored_total{reason=\"stale\",topic=\"" + setup_.topic(Plant::Potato) + "\"} 3"))
       << metrics;
   EXPECT_EQ(consumer_.terminate(10s), 0);
 }
