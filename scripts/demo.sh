@@ -61,7 +61,7 @@ else
   source_url=sqlite:var/producer_plant_db.sqlite
   copy_url=sqlite:var/consumer_plant_db.sqlite
 fi
-export LEAFSYNC_DATABASE_URL=$source_url  # the producer's; each consumer gets the copy's below
+rm -f var/consumer*.log var/producer.log
 
 say "start the producer (image-api on :8081) and ${#consumer_ports[@]} consumer(s) (copy on :${consumer_ports[*]})"
 pids=()
@@ -70,7 +70,7 @@ stop_all() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 [ "$keep" = 1 ] || trap stop_all EXIT
-build/bin/leafsync-producer serve --config config/producer.yaml >var/producer.log 2>&1 &
+LEAFSYNC_DATABASE_URL=$source_url build/bin/leafsync-producer serve --config config/producer.yaml >var/producer.log 2>&1 &
 pids+=($!)
 group="leafsync-demo-$(date +%s)"
 for port in "${consumer_ports[@]}"; do
@@ -93,7 +93,7 @@ if [ ${#consumer_ports[@]} -gt 1 ]; then
 fi
 
 say "cameras: $rate writes/s for $duration s against the source (20% new images, 75% metadata updates, 5% deletes)"
-build/bin/leafsync-producer load --config config/producer.yaml --no-relay \
+LEAFSYNC_DATABASE_URL=$source_url build/bin/leafsync-producer load --config config/producer.yaml --no-relay \
   --rate "$rate" --duration "$duration" --mix 20:75:5 --image-bytes 1024
 
 say "a write sent to the consumer goes to the producer and is answered once the copy has it"

@@ -131,6 +131,7 @@ SqliteConnection::SqliteConnection(const std::string& path) {
     throw StoreError("cannot open SQLite database '" + path + "': " + message);
   }
   sqlite3_busy_handler(db_, retryQuickly, nullptr);
+  path_ = path;
   writer_ = writerMutexOf(path);
   try {
     // Rows carry ~1 KiB images: 16 KiB pages hold a dozen instead of three, so a batch dirties
@@ -164,17 +165,34 @@ void SqliteConnection::exec(const std::string& sql) {
   }
 }
 
-void SqliteConnection::migrate(int version, const std::vector<std::string>& statements) {
+void SqliteConnection::migrate(const SqliteSchema& schema) {
   std::lock_guard<std::mutex> lock(*writer_);
   exec("BEGIN IMMEDIATE");
   try {
-    SqliteStatement read_version(db_, "PRAGMA user_version");
-    read_version.step();
-    if (read_version.columnInt(0) < version) {
-      for (const std::string& sql : statements) exec(sql);
-      exec("PRAGMA user_version = " + std::to_string(version));
+    auto pragma = [this](const char* name) {
+      SqliteStatement read(db_, std::string("PRAGMA ") + name);
+      read.step();
+      return read.columnInt(0);
+    };
+    std::int64_t id = pragma("application_id");
+    if (id != 0 && id != schema.application_id) {
+      throw StoreError("SQLite file '" + path_ + "' is not " + schema.name + " (it holds another leafsync schema)");
     }
-    read_version.reset();
+    if (pragma("user_version") < schema.version) {
+      for (const std::string& sql : schema.statements) exec(sql);
+      exec("PRAGMA user_version = " + std::to_string(schema.version));
+    }
+    if (id == 0) {
+      // New, or made before files were marked: it must hold this schema's tables.
+      SqliteStatement table(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+      table.bindText(1, schema.marker_table);
+      bool found = table.step();
+      table.reset();
+      if (!found) {
+        throw StoreError("SQLite file '" + path_ + "' is not " + schema.name + " (it has no " + schema.marker_table + " table)");
+      }
+      exec("PRAGMA application_id = " + std::to_string(schema.application_id));
+    }
     exec("COMMIT");
   } catch (...) {
     exec("ROLLBACK");

@@ -45,6 +45,16 @@ class SqliteStatement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// The schema one kind of store keeps in its file, so that a file of the other kind (the
+// producer's source given to a consumer as its copy, say) is refused with a clear error.
+struct SqliteSchema {
+  std::int32_t application_id;          // PRAGMA application_id of its files
+  int version;                          // PRAGMA user_version once `statements` have run
+  std::vector<std::string> statements;  // idempotent (CREATE ... IF NOT EXISTS)
+  std::string marker_table;             // a table only this schema has (files made before the id)
+  std::string name;                     // for errors, e.g. "a consumer copy"
+};
+
 // One SQLite connection in WAL mode.
 //
 // SQLite lets one connection write a file at a time. writer() is a mutex shared by every
@@ -60,10 +70,11 @@ class SqliteConnection {
   SqliteConnection& operator=(const SqliteConnection&) = delete;
 
   void exec(const std::string& sql);
-  // Brings the file's schema to `version` (PRAGMA user_version): runs `statements` in one
-  // write transaction when the file is older. Connections opening one file at once take the
-  // write lock in turn, so only the first runs them. Throws StoreError.
-  void migrate(int version, const std::vector<std::string>& statements);
+  // Brings the file to `schema` in one write transaction: runs its statements when the file is
+  // older, marks the file with its application id. Connections opening one file at once take
+  // the write lock in turn, so only the first runs them. Throws StoreError, also for a file
+  // that holds another schema.
+  void migrate(const SqliteSchema& schema);
   int changes() const;
   std::int64_t lastInsertRowid() const;
   sqlite3* handle() const { return db_; }
@@ -71,6 +82,7 @@ class SqliteConnection {
 
  private:
   sqlite3* db_ = nullptr;
+  std::string path_;
   std::shared_ptr<std::mutex> writer_;
 };
 

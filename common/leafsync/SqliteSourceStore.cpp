@@ -8,6 +8,7 @@ namespace leafsync {
 namespace {
 
 constexpr int kSchemaVersion = 1;
+constexpr std::int32_t kApplicationId = 0x4C535301;  // "LSS\1": a leafsync source
 
 
 }  // namespace
@@ -84,20 +85,20 @@ SqliteSourceStore::SqliteSourceStore(const std::string& path)
 SqliteSourceStore::~SqliteSourceStore() = default;
 
 void SqliteSourceStore::migrate() {
-  std::vector<std::string> statements;
+  SqliteSchema schema{kApplicationId, kSchemaVersion, {}, "outbox", "a producer source"};
   for (Plant plant : kAllPlants) {
-    statements.push_back("CREATE TABLE IF NOT EXISTS " + imageTable(plant) +
-                         " (id INTEGER PRIMARY KEY AUTOINCREMENT, camera_id INTEGER NOT NULL,"
-                         " data BLOB NOT NULL, latitude REAL NOT NULL, longitude REAL NOT NULL,"
-                         " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, is_active INTEGER NOT NULL,"
-                         " is_deleted INTEGER NOT NULL, disease TEXT, percentage REAL,"
-                         " version INTEGER NOT NULL)");
+    schema.statements.push_back("CREATE TABLE IF NOT EXISTS " + imageTable(plant) +
+                                " (id INTEGER PRIMARY KEY AUTOINCREMENT, camera_id INTEGER NOT NULL,"
+                                " data BLOB NOT NULL, latitude REAL NOT NULL, longitude REAL NOT NULL,"
+                                " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, is_active INTEGER NOT NULL,"
+                                " is_deleted INTEGER NOT NULL, disease TEXT, percentage REAL,"
+                                " version INTEGER NOT NULL)");
   }
-  statements.push_back(
+  schema.statements.push_back(
       "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
       " plant INTEGER NOT NULL, image_id INTEGER NOT NULL, value BLOB NOT NULL,"
       " created_ms INTEGER NOT NULL)");
-  db_.migrate(kSchemaVersion, statements);
+  db_.migrate(schema);
 }
 
 void SqliteSourceStore::enqueue(const ChangeEvent& event) {

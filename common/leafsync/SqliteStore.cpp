@@ -7,6 +7,7 @@ namespace leafsync {
 namespace {
 
 constexpr int kSchemaVersion = 1;
+constexpr std::int32_t kApplicationId = 0x4C534301;  // "LSC\1": a leafsync copy
 
 std::string createTableSql(Plant plant) {
   return "CREATE TABLE IF NOT EXISTS " + imageTable(plant) +
@@ -99,13 +100,13 @@ SqliteStore::SqliteStore(const std::string& path)
 SqliteStore::~SqliteStore() = default;
 
 void SqliteStore::migrate() {
-  std::vector<std::string> statements;
-  for (Plant plant : kAllPlants) statements.push_back(createTableSql(plant));
-  statements.push_back(
+  SqliteSchema schema{kApplicationId, kSchemaVersion, {}, "kafka_offsets", "a consumer copy"};
+  for (Plant plant : kAllPlants) schema.statements.push_back(createTableSql(plant));
+  schema.statements.push_back(
       "CREATE TABLE IF NOT EXISTS kafka_offsets (topic TEXT NOT NULL,"
       " partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,"
       " updated_ms INTEGER NOT NULL, PRIMARY KEY (topic, partition))");
-  db_.migrate(kSchemaVersion, statements);
+  db_.migrate(schema);
 }
 
 ApplyCounts SqliteStore::applyBatch(const std::vector<ChangeEvent>& events,

@@ -20,6 +20,7 @@
 #include "leafsync/SqliteImageRow.h"  // imageTable
 #include "leafsync/PostgresSourceStore.h"
 #include "leafsync/PostgresStore.h"
+#include "leafsync/SqliteSourceStore.h"
 #include "leafsync/SqliteStore.h"
 #include "leafsync/StoreFactory.h"
 #include "support/EventBuilder.h"
@@ -428,6 +429,23 @@ TEST(SqliteStoreTest, ProcessesOpeningANewFileTogetherAllSucceed) {
     }
     EXPECT_EQ(SqliteStore(path).count(Plant::Potato), 4);
   }
+}
+
+// A copy given the producer's source file, or the other way round (one LEAFSYNC_DATABASE_URL
+// too many in an environment), is refused with an error that says so, and neither is touched.
+TEST(SqliteStoreTest, ACopyAndASourceRefuseEachOthersFiles) {
+  testing::TempDir dir;
+  { SqliteSourceStore source(dir.file("source.sqlite")); }
+  { SqliteStore copy(dir.file("copy.sqlite")); }
+  try {
+    SqliteStore copy(dir.file("source.sqlite"));
+    ADD_FAILURE() << "a copy opened the source's file";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("is not a consumer copy"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(SqliteSourceStore(dir.file("copy.sqlite")), StoreError);
+  EXPECT_NO_THROW(SqliteSourceStore(dir.file("source.sqlite"))) << "the source is intact";
+  EXPECT_NO_THROW(SqliteStore(dir.file("copy.sqlite"))) << "the copy is intact";
 }
 
 // ----------------------------------------------------------------------- PostgreSQL only
