@@ -135,10 +135,13 @@ bool PartitionApplier::apply(const std::vector<std::unique_ptr<RdKafka::Message>
   return true;
 }
 
+std::chrono::milliseconds retryDelay(int attempt) {
+  return std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6)));
+}
+
 bool PartitionApplier::backoff(int attempt) {
-  auto delay = std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6)));
   std::unique_lock<std::mutex> lock(mutex_);
-  stop_requested_.wait_for(lock, delay, [&] { return stop_.load(); });
+  stop_requested_.wait_for(lock, retryDelay(attempt), [&] { return stop_.load(); });
   return !stop_;
 }
 

@@ -22,6 +22,10 @@
 
 namespace leafsync {
 
+// How long to wait before retry `attempt` of a failed database or dead-letter operation:
+// 100 ms doubling up to 5 s.
+std::chrono::milliseconds retryDelay(int attempt);
+
 // What every partition applier of one topic shares. Everything here outlives the appliers.
 struct PartitionApplierContext {
   const ConsumerConfig& config;

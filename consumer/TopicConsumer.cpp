@@ -96,9 +96,7 @@ void TopicConsumer::run() {
         break;
     }
   }
-  std::vector<std::int32_t> all;
-  for (const auto& [partition, applier] : appliers_) all.push_back(partition);
-  stopAppliers(all);
+  stopAppliers(assignedPartitions());
   if (!ever_assigned_) {
     // librdkafka before 2.3.0 aborts when a cooperative-sticky consumer is destroyed before
     // its first assignment (confluentinc/librdkafka#4312; Debian ships 2.0.2). Let the join
@@ -117,6 +115,12 @@ void TopicConsumer::run() {
     (void)consumer_.release();
   }
   logEvent(LogLevel::Info, "consumer_stopped", {{"topic", topic_.name}});
+}
+
+std::vector<std::int32_t> TopicConsumer::assignedPartitions() const {
+  std::vector<std::int32_t> partitions;
+  for (const auto& [partition, applier] : appliers_) partitions.push_back(partition);
+  return partitions;
 }
 
 void TopicConsumer::stopAppliers(const std::vector<std::int32_t>& partitions) {
@@ -203,8 +207,7 @@ void TopicConsumer::refreshPositions() {
 }
 
 void TopicConsumer::backoff(int attempt) {
-  auto delay = std::chrono::milliseconds(std::min(5000, 100 << std::min(attempt, 6)));
-  auto until = Clock::now() + delay;
+  auto until = Clock::now() + retryDelay(attempt);
   while (!stop_ && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
@@ -265,9 +268,7 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     }
   } else {
     logEvent(LogLevel::Error, "rebalance_error", {{"error", RdKafka::err2str(err)}});
-    std::vector<std::int32_t> all;
-    for (const auto& [partition, applier] : appliers_) all.push_back(partition);
-    stopAppliers(all);
+    stopAppliers(assignedPartitions());
     consumer->unassign();
   }
 }

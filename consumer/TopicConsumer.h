@@ -9,7 +9,6 @@
 #include <thread>
 #include <vector>
 
-#include "BatchApplier.h"
 #include "PartitionApplier.h"
 #include "SyncStatus.h"
 #include "leafsync/ConnectionPool.h"
@@ -44,6 +43,7 @@ class TopicConsumer : private RdKafka::RebalanceCb {
  private:
   void run();
   void stopAppliers(const std::vector<std::int32_t>& partitions);
+  std::vector<std::int32_t> assignedPartitions() const;  // those with an applier
   void committed(const PartitionOffset& offset, std::int64_t newest_event_ts_ms);
   std::optional<std::int64_t> storedOffset(const RdKafka::TopicPartition& tp);
   // The offset of a partition the copy never saw (start_when_empty).

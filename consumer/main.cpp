@@ -48,15 +48,7 @@ int run(const std::string& config_path) {
   auto open = [&config] { return openStore(config.database_url); };
   ConnectionPool<Store> copy(open, 64);
   ConnectionPool<Store> stores(open, static_cast<std::size_t>(config.http_threads));
-  try {
-    copy.add(openStore(config.database_url));  // creates or migrates the schema
-  } catch (const StoreError& e) {
-    // A PostgreSQL that is away now (restarting, not up yet in a fresh deployment) is an
-    // outage to wait out like any other: not ready until it answers. A SQLite file that
-    // cannot be opened is a configuration error.
-    if (!isPostgresUrl(config.database_url)) throw;
-    logEvent(LogLevel::Warn, "database_unavailable", {{"error", e.what()}});
-  }
+  openAtStartup(copy, config.database_url);
 
   std::vector<std::unique_ptr<TopicConsumer>> consumers;
   for (const TopicConfig& topic : config.topics) {

@@ -129,14 +129,7 @@ int serve(const Args& args) {
   auto relay = makeRelay(config, metrics);
   ConnectionPool<SourceStore> stores([&config] { return openSourceStore(config.database_url); },
                                      static_cast<std::size_t>(config.http_threads));
-  try {
-    stores.add(openSourceStore(config.database_url));  // creates or migrates the schema
-  } catch (const StoreError& e) {
-    // A PostgreSQL that is away now is waited for: reads and writes answer 503 and /readyz
-    // says why until it is back. A SQLite file that cannot be opened is a configuration error.
-    if (!isPostgresUrl(config.database_url)) throw;
-    logEvent(LogLevel::Warn, "database_unavailable", {{"error", e.what()}});
-  }
+  openAtStartup(stores, config.database_url);
   ImageApi api(stores, metrics, config.write_token, static_cast<std::size_t>(config.max_body_bytes),
                [&relay] { relay->notify(); });
   Pistache::Rest::Router router;

@@ -43,8 +43,9 @@ class ConnectionPool {
 
   ConnectionPool(Opener opener, std::size_t max_idle) : opener_(std::move(opener)), max_idle_(max_idle) {}
 
-  // Puts a connection opened elsewhere (at start-up) in the pool.
-  void add(std::unique_ptr<Connection> c) { giveBack(std::move(c)); }
+  // Opens one connection now and keeps it idle (at start-up: it creates or migrates the
+  // schema). Throws what the opener throws.
+  void openOne() { giveBack(opener_()); }
 
   Lease acquire() {  // throws what the opener throws (StoreError) when a new one cannot be opened
     {

@@ -29,6 +29,15 @@ class OwnPostgres : public testing::ScriptedServer {
   std::string url() const { return address(); }
 };
 
+// A service whose database is away: the process serves (liveness), but it is not ready, and
+// says that the database is why.
+void expectAliveButNotReadyWithoutItsDatabase(std::uint16_t port) {
+  EXPECT_EQ(testing::httpRequest(port, "GET", "/healthz").status, 200) << "alive without its database";
+  testing::HttpResponse ready = testing::httpRequest(port, "GET", "/readyz");
+  EXPECT_EQ(ready.status, 503) << "not ready without its database: " << ready.body;
+  EXPECT_NE(ready.body.find("database"), std::string::npos) << ready.body;
+}
+
 TEST(DatabaseOutageTest, ConsumerRidesOutAStoppedPostgresWithoutRestartAndLosesNothing) {
   if (!std::getenv("LEAFSYNC_TEST_POSTGRES_URL")) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set (no PostgreSQL here)";
   OwnPostgres postgres;
@@ -80,10 +89,7 @@ TEST(DatabaseOutageTest, ConsumerStartedWhilePostgresIsDownServesProbesAndCatche
   testing::ConsumerProcess consumer(setup, dir.file("consumer.log"), {{"LEAFSYNC_DATABASE_URL", postgres.url()}});
   consumer.start();
   std::uint16_t port = consumer.waitStarted();
-  EXPECT_EQ(testing::httpRequest(port, "GET", "/healthz").status, 200) << "alive without its database";
-  testing::HttpResponse ready = testing::httpRequest(port, "GET", "/readyz");
-  EXPECT_EQ(ready.status, 503) << "not ready without its database";
-  EXPECT_NE(ready.body.find("database"), std::string::npos) << ready.body;
+  expectAliveButNotReadyWithoutItsDatabase(port);
   ASSERT_TRUE(testing::eventually([&] { return consumer.log().find("event=offset_read_failed") != std::string::npos; }, 30s))
       << "joined the group and is waiting for the copy's offsets\n" << consumer.log();
 
@@ -110,10 +116,7 @@ TEST(DatabaseOutageTest, ProducerStartedWhilePostgresIsDownRefusesWritesWith503T
   consumer.start();
   std::uint16_t port = producer.waitStarted();
   const std::string create = R"({"camera_id": 3, "gps_coordinates": [48.1, 16.2], "data": "ffd8"})";
-  EXPECT_EQ(testing::httpRequest(port, "GET", "/healthz").status, 200) << "alive without its database";
-  testing::HttpResponse ready = testing::httpRequest(port, "GET", "/readyz");
-  EXPECT_EQ(ready.status, 503) << ready.body;
-  EXPECT_NE(ready.body.find("database"), std::string::npos) << ready.body;
+  expectAliveButNotReadyWithoutItsDatabase(port);
   testing::HttpResponse refused = testing::httpRequest(port, "PUT", "/image-plant/potato/", create);
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_NE(refused.body.find("database is unavailable"), std::string::npos) << refused.body;
