@@ -104,7 +104,7 @@ void TopicConsumer::poll() {
   while (!stop_) {
     if (Clock::now() >= next_refresh) {
       refreshPositions();
-      next_refresh = Clock::now() + std::chrono::milliseconds(500);
+      next_refresh = Clock::now() + std::chrono::milliseconds(200);
     }
     // Messages go to the partitions' own queues; this queue serves rebalances and errors.
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
@@ -206,13 +206,14 @@ void TopicConsumer::refreshPositions() {
       status_.observed(tp->topic(), tp->partition(), high);
     }
   }
-  for (const PartitionStatus& p : status_.partitions()) {
-    if (p.topic == topic_.name && p.lag() >= 0) metrics_.setLag(p.topic, p.partition, p.lag());
-  }
   std::int64_t now = nowMillis();
+  for (const PartitionStatus& p : status_.partitions()) {
+    if (p.topic != topic_.name) continue;
+    if (p.lag() >= 0) metrics_.setLag(p.topic, p.partition, p.lag());
+    metrics_.setStalled(p.topic, p.partition, p.stalled(now, status_.stallAfterMs()));
+  }
   for (const StallChange& change : status_.stallChanges()) {
     const PartitionStatus& p = change.partition;
-    metrics_.setStalled(p.topic, p.partition, change.stalled);
     if (change.stalled) {
       logEvent(LogLevel::Error, "partition_stalled",
                {{"topic", p.topic}, {"partition", p.partition}, {"next_offset", p.next_offset},
