@@ -230,6 +230,8 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
   metrics_.rebalances.Increment();
   bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    std::optional<ConnectionPool<Store>::Lease> lease;
+    bool copy_unreadable = false;
     for (RdKafka::TopicPartition* tp : partitions) {
       // One attempt: the callback must not wait out a database outage (librdkafka would
       // leave the group after max.poll.interval.ms). If it fails, the applier reads the
@@ -237,8 +239,13 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
       // the copy can have applied, and the applier drops what is below its start.
       std::optional<StartOffset> start;
       try {
-        start = resolveStart(tp->partition(), *copy_.acquire());
+        // One connection for the whole assignment; after one failure the others do not
+        // wait on the database either (a connect can take connect_timeout).
+        if (copy_unreadable) throw StoreError("the copy did not answer for an earlier partition");
+        if (!lease) lease.emplace(copy_.acquire());
+        start = resolveStart(tp->partition(), **lease);
       } catch (const StoreError& e) {
+        copy_unreadable = true;
         metrics_.db_errors.Increment();
         logEvent(LogLevel::Error, "offset_read_failed",
                  {{"topic", tp->topic()}, {"partition", tp->partition()}, {"attempt", 0},

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -130,11 +131,14 @@ TEST(FailLoudlyTest, NotReadyWhileFarBehindAfterABrokerCrashAndReadyOnceCaughtUp
 
   // Truth: events in Kafka that the copy has not committed. Three samples in a row far
   // behind (> 2 x max lag, ~400 ms apart) leave no doubt that /readyz had to say 503.
+  testing::WatermarkReader watermarks;
   auto behind = [&] {
-    std::int64_t high = testing::highWatermarkSum(setup.topics, 3);
+    std::int64_t high = watermarks.sum(setup.topics, 3);
     return high < 0 ? -1 : high - testing::committedEvents(setup.database_path);
   };
   int far_behind_samples = 0;
+  std::int64_t most_behind = 0;
+  int samples = 0;
   int ready_while_far_behind = 0;
   std::int64_t previous = -1;
   std::string bad_sample;
@@ -144,6 +148,10 @@ TEST(FailLoudlyTest, NotReadyWhileFarBehindAfterABrokerCrashAndReadyOnceCaughtUp
     std::int64_t before = behind();
     testing::HttpResponse ready = testing::httpRequest(consumer.port(), "GET", "/readyz");
     std::int64_t after = behind();
+    most_behind = std::max(most_behind, after);
+    samples += after >= 0 ? 1 : 0;
+    // LEAFSYNC_TEST_TRACE=1 prints every sample, to see the outage and the catch-up.
+    if (std::getenv("LEAFSYNC_TEST_TRACE")) std::cout << "sample " << before << " " << ready.status << " " << after << "\n";
     if (previous > 2 * kMaxLag && before > 2 * kMaxLag && after > 2 * kMaxLag) {
       ++far_behind_samples;
       if (ready.status != 503) {
@@ -158,7 +166,11 @@ TEST(FailLoudlyTest, NotReadyWhileFarBehindAfterABrokerCrashAndReadyOnceCaughtUp
     }
     std::this_thread::sleep_for(200ms);
   }
-  EXPECT_GT(far_behind_samples, 0) << "the outage left the copy far behind (else this test shows nothing)";
+  std::cout << "far behind in " << far_behind_samples << " of " << samples << " samples, most behind "
+            << most_behind << "\n";
+  EXPECT_GT(far_behind_samples, 0) << "the outage left the copy far behind (else this test shows nothing); most behind: "
+                                   << most_behind << " in " << samples << " samples, revocations: "
+                                   << (consumer.log().find("event=partition_revoked") != std::string::npos);
   EXPECT_EQ(ready_while_far_behind, 0) << "ready while far behind, e.g. " << bad_sample << "\n" << consumer.log();
   EXPECT_TRUE(caught_up) << "ready again once caught up\n" << consumer.log();
   EXPECT_EQ(testing::waitForIdenticalCopy(setup, 60s), "");

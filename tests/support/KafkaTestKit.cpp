@@ -55,26 +55,31 @@ void createTopics(const std::vector<std::string>& topics, int partitions,
   }
 }
 
-std::int64_t highWatermarkSum(const std::vector<std::string>& topics, int partitions,
-                              std::chrono::milliseconds timeout) {
+WatermarkReader::WatermarkReader() {
   std::string error;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   conf->set("bootstrap.servers", testBootstrap(), error);
-  std::unique_ptr<RdKafka::Producer> client(RdKafka::Producer::create(conf.get(), error));
-  if (!client) throw std::runtime_error(error);
-  std::int64_t sum = 0;
+  client_.reset(RdKafka::Producer::create(conf.get(), error));
+  if (!client_) throw std::runtime_error(error);
+}
+
+WatermarkReader::~WatermarkReader() = default;
+
+std::int64_t WatermarkReader::sum(const std::vector<std::string>& topics, int partitions,
+                                  std::chrono::milliseconds timeout) {
+  std::int64_t total = 0;
   for (const std::string& topic : topics) {
     for (int p = 0; p < partitions; ++p) {
       std::int64_t low = 0, high = -1;
-      if (client->query_watermark_offsets(topic, p, &low, &high, static_cast<int>(timeout.count())) !=
+      if (client_->query_watermark_offsets(topic, p, &low, &high, static_cast<int>(timeout.count())) !=
               RdKafka::ERR_NO_ERROR ||
           high < 0) {
         return -1;
       }
-      sum += high;
+      total += high;
     }
   }
-  return sum;
+  return total;
 }
 
 std::vector<ReadMessage> readTopic(const std::string& topic, std::size_t expected,

@@ -30,10 +30,18 @@ class ScopedBootstrap {
 void createTopics(const std::vector<std::string>& topics, int partitions,
                   const std::map<std::string, std::string>& configs = {});
 
-// The sum of the topics' high watermarks as the broker tells them now; -1 if it did not
-// answer within `timeout`.
-std::int64_t highWatermarkSum(const std::vector<std::string>& topics, int partitions,
-                              std::chrono::milliseconds timeout = std::chrono::seconds(1));
+// Asks the broker for high watermarks, on one client kept for many questions.
+class WatermarkReader {
+ public:
+  WatermarkReader();
+  ~WatermarkReader();
+  // The sum of the topics' high watermarks now; -1 if the broker did not answer in time.
+  std::int64_t sum(const std::vector<std::string>& topics, int partitions,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(1));
+
+ private:
+  std::unique_ptr<RdKafka::Producer> client_;
+};
 
 struct ReadMessage {
   std::int32_t partition = 0;
