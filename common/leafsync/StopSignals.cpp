@@ -1,16 +1,13 @@
 #include "leafsync/StopSignals.h"
 
 #include <pthread.h>
-#include <signal.h>
 
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 
 namespace leafsync {
-namespace {
-
-sigset_t stopSignals() {
+sigset_t stopSignalSet() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -18,10 +15,8 @@ sigset_t stopSignals() {
   return signals;
 }
 
-}  // namespace
-
 StopSignals::StopSignals() {
-  sigset_t signals = stopSignals();
+  sigset_t signals = stopSignalSet();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
@@ -34,7 +29,7 @@ void StopSignals::fail(const std::string& reason) {
 }
 
 std::optional<std::string> StopSignals::wait() {
-  sigset_t signals = stopSignals();
+  sigset_t signals = stopSignalSet();
   // Short waits, so a fatal error stops the process within a tenth of a second.
   const timespec tick{0, 100 * 1000 * 1000};
   while (!failed_) {

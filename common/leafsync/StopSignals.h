@@ -1,11 +1,16 @@
 #pragma once
 
+#include <signal.h>
+
 #include <atomic>
 #include <mutex>
 #include <optional>
 #include <string>
 
 namespace leafsync {
+
+// SIGTERM and SIGINT: the signals that stop a service.
+sigset_t stopSignalSet();
 
 // How a service's main thread learns it must stop: SIGTERM/SIGINT, or a fatal error reported
 // by any of its threads. Construct it in main before any thread starts: it blocks the stop
