@@ -129,6 +129,24 @@ void ReadApi::registerRoutes(Rest::Router& router) {
                            {"total_lag", total_lag},
                            {"snapshot_rows_applied", static_cast<std::int64_t>(snapshot_rows)},
                            {"ready", status_.notReadyReasons(topics_, ready_max_lag_).empty()}};
+    // Partial updates held in the copy for the versions before them (issue 13): per plant,
+    // with the age of the longest-waiting one; null when the database does not answer.
+    try {
+      auto store = stores_.acquire();
+      nlohmann::json parked = nlohmann::json::array();
+      const std::int64_t now_ms = nowMillis();
+      for (Plant plant : kAllPlants) {
+        ParkedSummary p = store->parkedUpdates(plant);
+        parked.push_back({{"plant", std::string(plantName(plant))},
+                          {"count", p.count},
+                          {"oldest_age_s", p.oldest_parked_ms
+                                               ? nlohmann::json(static_cast<double>(now_ms - *p.oldest_parked_ms) / 1000.0)
+                                               : nlohmann::json(nullptr)}});
+      }
+      body["parked_updates"] = parked;
+    } catch (const StoreError&) {
+      body["parked_updates"] = nullptr;
+    }
     sendJson(req, res, Code::Ok, body.dump());
   }));
 
