@@ -39,6 +39,8 @@ std::string partialSet(const std::string& mask, const std::string& src) {
   return set;
 }
 
+constexpr int kParkedLockClass = 0x4C53504B;  // "LSPK": advisory lock class, key = plant index
+
 // Applies the parked updates of one plant that follow their row's version, chaining, then
 // drops those the rows have reached (released or superseded by a full row) and all of deleted
 // rows. Run after each round of a batch, in the batch's transaction: one cheap count when
@@ -50,6 +52,19 @@ std::string releaseFunctionSql(Plant plant) {
          "(p_applied_ms bigint, OUT released bigint, OUT superseded bigint, OUT pending bigint)"
          " LANGUAGE plpgsql AS $fn$ DECLARE n bigint; BEGIN"
          " released := 0; superseded := 0;"
+         // Replicas on one database: a transaction that parked an update must not commit
+         // unseen by one that just moved the row past the gap and already looked (the update
+         // would wait forever). Parkers take the plant's lock exclusively, everyone else shares
+         // it until commit, and each looks again after its lock: of two such transactions the
+         // later sees the other's rows. Sharing costs nothing while nothing is parked.
+         " IF EXISTS (SELECT 1 FROM parked_updates WHERE plant = '" + name + "'"
+         "  AND xmin::text = (txid_current() % 4294967296)::text) THEN"
+         "  PERFORM pg_advisory_xact_lock(" + std::to_string(kParkedLockClass) + ", " +
+         std::to_string(plantIndex(plant)) + ");"
+         " ELSE"
+         "  PERFORM pg_advisory_xact_lock_shared(" + std::to_string(kParkedLockClass) + ", " +
+         std::to_string(plantIndex(plant)) + ");"
+         " END IF;"
          " SELECT count(*) INTO pending FROM parked_updates WHERE plant = '" + name + "';"
          " IF pending = 0 THEN RETURN; END IF;"
          " LOOP"

@@ -733,6 +733,45 @@ TEST_F(PostgresStoreTest, ACopyOfMigrationOneMigratesAndParks) {
   EXPECT_EQ(store.find(Plant::Potato, 1)->version, 3);
 }
 
+// Two replicas: B moves image 1 to v2 and has looked for parked updates (none) but not yet
+// committed, when A, seeing v1, parks v3. Whichever commits last must release v3.
+TEST_F(PostgresStoreTest, AnUpdateParkedWhileAnotherReplicaClosesItsGapIsReleased) {
+  PostgresStore a(database_->url()), b(database_->url());
+  a.applyBatch({EventBuilder::create(1, 1)}, {{"potato", 9, 1}});
+  PostgresConnection holder(database_->url());
+  holder.ensureOpen();
+  holder.exec("BEGIN");
+  holder.exec("SELECT * FROM kafka_offsets WHERE topic = 'potato' AND partition = 9 FOR UPDATE");
+  PostgresConnection watcher(database_->url());
+  watcher.ensureOpen();
+  auto waitingOnLocks = [&] {
+    return watcher.execParams("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                              " AND datname = current_database()", PgParams()).getInt(0, 0);
+  };
+  auto until = [&](std::int64_t waiting, std::chrono::seconds deadline) {
+    for (auto end = std::chrono::steady_clock::now() + deadline; std::chrono::steady_clock::now() < end;
+         std::this_thread::sleep_for(std::chrono::milliseconds(10))) {
+      if (waitingOnLocks() == waiting) return true;
+    }
+    return false;
+  };
+  // B's offsets wait for the holder, after its update and its look at the parked updates.
+  std::thread replica_b([&] { b.applyBatch({EventBuilder::update(1, 2).camera(2)}, {{"potato", 9, 2}}); });
+  std::thread replica_a;
+  try {
+    EXPECT_TRUE(until(1, std::chrono::seconds(10))) << "B did not block on its offsets";
+    replica_a = std::thread([&] { a.applyBatch({EventBuilder::update(1, 3).disease("three")}, {{"potato", 10, 1}}); });
+    until(2, std::chrono::seconds(2));  // A waits for B, if it must (without the plant's lock it commits)
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  holder.exec("COMMIT");
+  replica_b.join();
+  if (replica_a.joinable()) replica_a.join();
+  EXPECT_EQ(a.versionOf(Plant::Potato, 1), 3);
+  EXPECT_EQ(a.parkedUpdates(Plant::Potato).count, 0);
+}
+
 TEST_F(PostgresStoreTest, CopyAndSourceRefuseToShareADatabase) {
   PostgresStore copy(database_->url());
   EXPECT_THROW(PostgresSourceStore{database_->url()}, StoreError);
