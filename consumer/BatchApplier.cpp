@@ -112,6 +112,14 @@ ApplyCounts BatchApplier::commit(Store& store, const PreparedBatch& batch) {
   for (int op = 0; op < 4; ++op) {
     if (counts.applied[op] > 0) topic_metrics_.applied[op]->Increment(static_cast<double>(counts.applied[op]));
   }
+  // Parked updates applied now changed the copy as updates (their own batch counted them parked).
+  if (counts.released > 0) {
+    topic_metrics_.applied[static_cast<int>(Op::Update)]->Increment(static_cast<double>(counts.released));
+  }
+  if (counts.parked > 0) topic_metrics_.events_parked_total.Increment(static_cast<double>(counts.parked));
+  if (std::int64_t pending = counts.parked_pending[plantIndex(topic_.plant)]; pending >= 0) {
+    topic_metrics_.events_parked.Set(static_cast<double>(pending));
+  }
   if (counts.stale > 0) topic_metrics_.ignored_stale.Increment(static_cast<double>(counts.stale));
   if (counts.missing_row > 0) {
     topic_metrics_.ignored_missing_row.Increment(static_cast<double>(counts.missing_row));

@@ -109,6 +109,28 @@ void ReadApi::forwardAndWait(const Rest::Request& req, Http::ResponseWriter& res
   sendJson(req, res, static_cast<Code>(forwarded.status), forwarded.body);
 }
 
+std::vector<std::string> ReadApi::notReadyReasons() {
+  std::vector<std::string> waiting = status_.notReadyReasons(topics_, ready_max_lag_);
+  try {
+    auto store = stores_.acquire();
+    store->ping();
+    // A partial update parked this long waits for a version that may never come (lost
+    // upstream): data the copy lacks. A snapshot of the plant resolves it (docs/operations.md).
+    const std::int64_t now_ms = nowMillis();
+    for (Plant plant : kAllPlants) {
+      ParkedSummary parked = store->parkedUpdates(plant);
+      if (parked.oldest_parked_ms && now_ms - *parked.oldest_parked_ms > status_.stallAfterMs()) {
+        waiting.push_back(std::string(plantName(plant)) + ": " + std::to_string(parked.count) +
+                          " parked updates, the oldest waiting " + std::to_string((now_ms - *parked.oldest_parked_ms) / 1000) +
+                          " s for the version before it");
+      }
+    }
+  } catch (const StoreError& e) {
+    waiting.push_back(std::string("database: ") + e.what());
+  }
+  return waiting;
+}
+
 void ReadApi::registerRoutes(Rest::Router& router) {
   registerImageReadRoutes(router, [this](const std::function<void(ImageReader&)>& use) {
     auto store = stores_.acquire();
@@ -122,13 +144,7 @@ void ReadApi::registerRoutes(Rest::Router& router) {
   }));
 
   Rest::Routes::Get(router, "/readyz", guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
-    std::vector<std::string> waiting = status_.notReadyReasons(topics_, ready_max_lag_);
-    try {
-      auto store = stores_.acquire();
-      store->ping();
-    } catch (const StoreError& e) {
-      waiting.push_back(std::string("database: ") + e.what());
-    }
+    std::vector<std::string> waiting = notReadyReasons();
     nlohmann::json body = {{"ready", waiting.empty()}, {"waiting_for", waiting}};
     sendJson(req, res, waiting.empty() ? Code::Ok : Code::Service_Unavailable, body.dump());
   }));
@@ -164,7 +180,25 @@ void ReadApi::registerRoutes(Rest::Router& router) {
     nlohmann::json body = {{"partitions", partitions},
                            {"total_lag", total_lag},
                            {"snapshot_rows_applied", static_cast<std::int64_t>(snapshot_rows)},
-                           {"ready", status_.notReadyReasons(topics_, ready_max_lag_).empty()}};
+                           {"ready", notReadyReasons().empty()}};
+    // Partial updates held in the copy for the versions before them: per plant,
+    // with the age of the longest-waiting one; null when the database does not answer.
+    try {
+      auto store = stores_.acquire();
+      nlohmann::json parked = nlohmann::json::array();
+      const std::int64_t now_ms = nowMillis();
+      for (Plant plant : kAllPlants) {
+        ParkedSummary p = store->parkedUpdates(plant);
+        parked.push_back({{"plant", std::string(plantName(plant))},
+                          {"count", p.count},
+                          {"oldest_age_s", p.oldest_parked_ms
+                                               ? nlohmann::json(static_cast<double>(now_ms - *p.oldest_parked_ms) / 1000.0)
+                                               : nlohmann::json(nullptr)}});
+      }
+      body["parked_updates"] = parked;
+    } catch (const StoreError&) {
+      body["parked_updates"] = nullptr;
+    }
     sendJson(req, res, Code::Ok, body.dump());
   }));
 

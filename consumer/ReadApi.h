@@ -44,6 +44,8 @@ class ReadApi {
   ConsumerMetrics& metrics_;
   SyncStatus& status_;
   std::vector<std::string> topics_;
+  // SyncStatus's reasons, the database, and partial updates parked longer than stall_after_s.
+  std::vector<std::string> notReadyReasons();
   void forwardWrite(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
   void forwardAndWait(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
                       Plant plant);

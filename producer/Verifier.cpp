@@ -54,9 +54,21 @@ std::vector<PlantComparison> compareCopies(ImageReader& source, ImageReader& cop
   return result;
 }
 
+void addParkedUpdates(Store& copy, std::vector<PlantComparison>& comparisons) {
+  for (PlantComparison& c : comparisons) {
+    ParkedSummary parked = copy.parkedUpdates(c.plant);
+    c.parked = parked.count;
+    if (parked.count > 0) {
+      c.examples.push_back(std::string(plantName(c.plant)) + ": " + std::to_string(parked.count) +
+                           " parked updates wait for earlier versions (a snapshot of the plant resolves a gap "
+                           "that never closes)");
+    }
+  }
+}
+
 bool identical(const std::vector<PlantComparison>& comparisons) {
   for (const auto& c : comparisons) {
-    if (c.missing || c.extra || c.differing) return false;
+    if (c.missing || c.extra || c.differing || c.parked) return false;
   }
   return true;
 }

@@ -197,11 +197,13 @@ int verify(const Args& args) {
   auto source = openSourceStore(args.get("--source", ""));
   auto copy = openStore(args.get("--copy", ""));
   auto comparisons = compareCopies(*source, *copy);
+  addParkedUpdates(*copy, comparisons);
   for (const auto& c : comparisons) {
-    std::printf("%-7s source %8lld  copy %8lld  missing %6lld  extra %6lld  differing %6lld\n",
+    std::printf("%-7s source %8lld  copy %8lld  missing %6lld  extra %6lld  differing %6lld  parked %6lld\n",
                 std::string(plantName(c.plant)).c_str(), static_cast<long long>(c.source_rows),
                 static_cast<long long>(c.copy_rows), static_cast<long long>(c.missing),
-                static_cast<long long>(c.extra), static_cast<long long>(c.differing));
+                static_cast<long long>(c.extra), static_cast<long long>(c.differing),
+                static_cast<long long>(c.parked));
   }
   for (const auto& c : comparisons) {
     for (const auto& example : c.examples) std::printf("  %s\n", example.c_str());

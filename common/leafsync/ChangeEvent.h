@@ -33,8 +33,15 @@ struct ChangeEvent {
   std::int64_t source_ts_ms = 0;  // when the change was committed at the source
   std::uint32_t fields = 0;
   ImageRecord image;  // image.id and image.version identify the change
+  // An update that carries the whole row as of its version (Debezium's `after` image, perhaps
+  // without unchanged TOASTed bytes): it applies if newer, like a create.
+  bool whole_row = false;
 
   bool carriesFullState() const { return op == Op::Create || op == Op::Snapshot; }
+  // An update of only some fields is a diff against version - 1: applied to any other version
+  // it would lose the fields of the versions in between, so it waits (is parked) until the row
+  // is at exactly version - 1.
+  bool needsPredecessor() const { return op == Op::Update && !whole_row && fields != kAllFields; }
 };
 
 }  // namespace leafsync

@@ -82,6 +82,14 @@ ConsumerMetrics::ConsumerMetrics(std::shared_ptr<prometheus::Registry> r,
                         .Name("leafsync_staleness_seconds")
                         .Help("Source change time to visible in the copy")
                         .Register(*registry_);
+  auto& parked = BuildGauge()
+                    .Name("leafsync_events_parked")
+                    .Help("Partial updates held in the copy, waiting for the version before them")
+                    .Register(*registry_);
+  auto& parked_total = BuildCounter()
+                           .Name("leafsync_events_parked_total")
+                           .Help("Partial updates that arrived before the version they follow")
+                           .Register(*registry_);
   for (const std::string& t : topics) {
     std::map<std::string, std::string> stream = {{"mode", "stream"}, {"topic", t}};
     auto reason = [&](const char* why) -> prometheus::Counter& {
@@ -97,6 +105,8 @@ ConsumerMetrics::ConsumerMetrics(std::shared_ptr<prometheus::Registry> r,
         reason("tombstone"),
         dead.Add({{"topic", t}}),
         staleness.Add(stream, stalenessBuckets()),
+        parked.Add({{"topic", t}}),
+        parked_total.Add({{"topic", t}}),
     });
     for (Op op : {Op::Create, Op::Update, Op::Delete, Op::Snapshot}) {
       metrics->applied[static_cast<int>(op)] =

@@ -34,6 +34,10 @@ class ConsumerMetrics {
     prometheus::Counter& ignored_tombstone;
     prometheus::Counter& dead_lettered;
     prometheus::Histogram& staleness;
+    // Partial updates held in the copy until the versions before them arrive: how many are
+    // held now (as of this process's last batch of the topic) and how many were ever parked.
+    prometheus::Gauge& events_parked;
+    prometheus::Counter& events_parked_total;
   };
 
   explicit ConsumerMetrics(const std::vector<std::string>& topics);

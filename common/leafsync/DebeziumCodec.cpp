@@ -389,6 +389,7 @@ std::string decodeEnvelope(simdjson::dom::parser& dom, std::string_view value, C
   }
   // Debezium sends the whole row in `after`, updates included.
   event.fields = kAllFields;
+  event.whole_row = true;
   if (data_unavailable) {
     if (event.op != Op::Update) {
       return "column 'data' holds Debezium's unavailable-value placeholder; a create or snapshot "

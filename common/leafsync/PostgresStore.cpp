@@ -25,6 +25,64 @@ std::string createTableSql(Plant plant) {
          " source_ts_ms bigint NOT NULL, applied_ms bigint NOT NULL);\n";
 }
 
+// SET clause of a partial update: the fields of `mask` from `src`, the others kept.
+std::string partialSet(const std::string& mask, const std::string& src) {
+  const char* columns[] = {"camera_id",  "data",      "latitude",   "longitude", "created_at",
+                           "updated_at", "is_active", "is_deleted", "disease",   "percentage"};
+  const int bits[] = {1, 2, 4, 4, 8, 16, 32, 64, 128, 256};
+  std::string set;
+  for (int i = 0; i < 10; ++i) {
+    if (i) set += ", ";
+    set += std::string(columns[i]) + " = CASE WHEN " + mask + " & " + std::to_string(bits[i]) +
+           " <> 0 THEN " + src + "." + columns[i] + " ELSE t." + columns[i] + " END";
+  }
+  return set;
+}
+
+constexpr int kParkedLockClass = 0x4C53504B;  // "LSPK": advisory lock class, key = plant index
+
+// Applies the parked updates of one plant that follow their row's version, chaining, then
+// drops those the rows have reached (released or superseded by a full row) and all of deleted
+// rows. Run after each round of a batch, in the batch's transaction: one cheap count when
+// nothing is parked. The plant is spelled into the function (its name is ours, not input).
+std::string releaseFunctionSql(Plant plant) {
+  const std::string table = imageTable(plant);
+  const std::string name = std::string(plantName(plant));
+  return "CREATE FUNCTION copy_release_parked_" + name +
+         "(p_applied_ms bigint, OUT released bigint, OUT superseded bigint, OUT pending bigint)"
+         " LANGUAGE plpgsql AS $fn$ DECLARE n bigint; BEGIN"
+         " released := 0; superseded := 0;"
+         // Replicas on one database: a transaction that parked an update must not commit
+         // unseen by one that just moved the row past the gap and already looked (the update
+         // would wait forever). Parkers take the plant's lock exclusively, everyone else shares
+         // it until commit, and each looks again after its lock: of two such transactions the
+         // later sees the other's rows. Sharing costs nothing while nothing is parked.
+         " IF EXISTS (SELECT 1 FROM parked_updates WHERE plant = '" + name + "'"
+         "  AND xmin::text = (txid_current() % 4294967296)::text) THEN"
+         "  PERFORM pg_advisory_xact_lock(" + std::to_string(kParkedLockClass) + ", " +
+         std::to_string(plantIndex(plant)) + ");"
+         " ELSE"
+         "  PERFORM pg_advisory_xact_lock_shared(" + std::to_string(kParkedLockClass) + ", " +
+         std::to_string(plantIndex(plant)) + ");"
+         " END IF;"
+         " SELECT count(*) INTO pending FROM parked_updates WHERE plant = '" + name + "';"
+         " IF pending = 0 THEN RETURN; END IF;"
+         " LOOP"
+         "  UPDATE " + table + " AS t SET " + partialSet("p.fields", "p") +
+         ", version = p.version, source_ts_ms = p.source_ts_ms, applied_ms = p_applied_ms"
+         "  FROM parked_updates AS p WHERE p.plant = '" + name + "' AND p.id = t.id"
+         "  AND p.version = t.version + 1 AND NOT t.tombstone;"
+         "  GET DIAGNOSTICS n = ROW_COUNT;"
+         "  EXIT WHEN n = 0;"
+         "  released := released + n;"
+         " END LOOP;"
+         " DELETE FROM parked_updates AS p USING " + table + " AS t WHERE p.plant = '" + name +
+         "' AND t.id = p.id AND (p.version <= t.version OR t.tombstone);"
+         " GET DIAGNOSTICS n = ROW_COUNT;"
+         " superseded := n - released; pending := pending - n;"
+         " END $fn$;\n";
+}
+
 std::vector<PgMigration> copyMigrations() {
   std::string v1;
   for (Plant plant : kAllPlants) v1 += createTableSql(plant);
@@ -32,10 +90,24 @@ std::vector<PgMigration> copyMigrations() {
       "CREATE TABLE kafka_offsets (topic text NOT NULL, partition integer NOT NULL,"
       " next_offset bigint NOT NULL, updated_ms bigint NOT NULL,"
       " PRIMARY KEY (topic, partition));\n";
-  return {{1, "image tables per plant, kafka_offsets", v1}};
+  std::string v2 =
+      "CREATE TABLE parked_updates (plant text NOT NULL, id bigint NOT NULL,"
+      " version bigint NOT NULL, fields integer NOT NULL, camera_id bigint, data bytea,"
+      " latitude double precision, longitude double precision, created_at text,"
+      " updated_at text, is_active boolean, is_deleted boolean, disease text,"
+      " percentage double precision, source_ts_ms bigint NOT NULL, parked_ms bigint NOT NULL,"
+      " PRIMARY KEY (plant, id, version));\n";
+  for (Plant plant : kAllPlants) v2 += releaseFunctionSql(plant);
+  return {{1, "image tables per plant, kafka_offsets", v1},
+          {2, "parked_updates: partial updates that arrived before their predecessor", v2}};
 }
 
 using namespace pgtype;
+
+// Sent in an update's mask beside its fields: the update is partial, so it needs the row at
+// exactly version - 1 (ChangeEvent::needsPredecessor).
+constexpr std::uint32_t kNeedsPredecessorBit = 1u << 9;
+static_assert((kAllFields & kNeedsPredecessorBit) == 0, "the bit is not a field");
 
 // Full-state events (create, snapshot) of one run: distinct ids, so one multi-row upsert is
 // the same as applying them one after another. RETURNING names the rows that changed.
@@ -64,9 +136,11 @@ const std::vector<unsigned> kUpsertTypes = {
     kInt8Array, kInt8Array, kByteaArray, kFloat8Array, kFloat8Array, kTextArray, kTextArray,
     kBoolArray, kBoolArray, kTextArray,  kFloat8Array, kInt8Array,   kInt8Array, kInt8};
 
-// Partial updates of one run (distinct ids): each sets the fields of its mask. The result
-// lists the events that changed nothing, with the row as it was before the statement (every
-// part of one statement sees the same snapshot), so the reason (missing row, stale version,
+// Updates of one run (distinct ids): each sets the fields of its mask. A partial update
+// (mask bit kNeedsPredecessorBit) applies only to the row at exactly version - 1; one whose row
+// is absent or older is parked ($16 = plant). The result lists the events that changed
+// nothing, with the row as it was before the statement (every part of one statement sees the
+// same snapshot) and whether it was parked, so the reason (parked, missing row, stale version,
 // tombstone) needs no second round trip and is the one sequential application would give.
 std::string updateSql(Plant plant) {
   const std::string table = imageTable(plant);
@@ -75,27 +149,29 @@ std::string updateSql(Plant plant) {
          " $11::float8[], $12::int8[], $13::int8[], $14::int8[])"
          " AS v(mask, camera_id, data, latitude, longitude, created_at, updated_at, is_active,"
          " is_deleted, disease, percentage, version, source_ts_ms, id)),"
-         " u AS (UPDATE " + table + " AS t SET"
-         " camera_id = CASE WHEN v.mask & 1 <> 0 THEN v.camera_id ELSE t.camera_id END,"
-         " data = CASE WHEN v.mask & 2 <> 0 THEN v.data ELSE t.data END,"
-         " latitude = CASE WHEN v.mask & 4 <> 0 THEN v.latitude ELSE t.latitude END,"
-         " longitude = CASE WHEN v.mask & 4 <> 0 THEN v.longitude ELSE t.longitude END,"
-         " created_at = CASE WHEN v.mask & 8 <> 0 THEN v.created_at ELSE t.created_at END,"
-         " updated_at = CASE WHEN v.mask & 16 <> 0 THEN v.updated_at ELSE t.updated_at END,"
-         " is_active = CASE WHEN v.mask & 32 <> 0 THEN v.is_active ELSE t.is_active END,"
-         " is_deleted = CASE WHEN v.mask & 64 <> 0 THEN v.is_deleted ELSE t.is_deleted END,"
-         " disease = CASE WHEN v.mask & 128 <> 0 THEN v.disease ELSE t.disease END,"
-         " percentage = CASE WHEN v.mask & 256 <> 0 THEN v.percentage ELSE t.percentage END,"
-         " version = v.version, source_ts_ms = v.source_ts_ms, applied_ms = $15"
+         " u AS (UPDATE " + table + " AS t SET " + partialSet("v.mask", "v") +
+         ", version = v.version, source_ts_ms = v.source_ts_ms, applied_ms = $15"
          " FROM v WHERE t.id = v.id AND t.version < v.version AND NOT t.tombstone"
-         " RETURNING t.id)"
-         " SELECT v.id, t.version, t.tombstone FROM v LEFT JOIN " + table + " AS t ON t.id = v.id"
-         " WHERE v.id NOT IN (SELECT id FROM u)";
+         " AND (v.mask & " + std::to_string(kNeedsPredecessorBit) + " = 0 OR t.version = v.version - 1)"
+         " RETURNING t.id),"
+         " n AS (SELECT v.*, t.id IS NOT NULL AS found, t.version AS row_version,"
+         " t.tombstone AS row_tombstone FROM v LEFT JOIN " + table + " AS t ON t.id = v.id"
+         " WHERE v.id NOT IN (SELECT id FROM u)),"
+         " p AS (INSERT INTO parked_updates (plant, id, version, fields, camera_id, data, latitude,"
+         " longitude, created_at, updated_at, is_active, is_deleted, disease, percentage,"
+         " source_ts_ms, parked_ms) SELECT $16, n.id, n.version, n.mask & " + std::to_string(kAllFields) +
+         ", n.camera_id, n.data, n.latitude, n.longitude, n.created_at, n.updated_at, n.is_active,"
+         " n.is_deleted, n.disease, n.percentage, n.source_ts_ms, $15 FROM n"
+         " WHERE n.mask & " + std::to_string(kNeedsPredecessorBit) + " <> 0"
+         " AND (NOT n.found OR (NOT n.row_tombstone AND n.row_version < n.version - 1))"
+         " ON CONFLICT DO NOTHING RETURNING id)"
+         " SELECT n.id, n.row_version, n.row_tombstone, n.id IN (SELECT id FROM p) FROM n";
 }
 const std::vector<unsigned> kUpdateTypes = {kInt4Array,   kInt8Array, kByteaArray,  kFloat8Array,
                                             kFloat8Array, kTextArray, kTextArray,   kBoolArray,
                                             kBoolArray,   kTextArray, kFloat8Array, kInt8Array,
-                                            kInt8Array,   kInt8Array, kInt8};
+                                            kInt8Array,   kInt8Array, kInt8,
+                                            kText};
 
 // Deletes of one run (distinct ids): a tombstone keeps id and version, even for an id the
 // copy never saw, so an older create arriving later cannot bring the row back.
@@ -113,6 +189,7 @@ std::string removeSql(Plant plant) {
 const std::vector<unsigned> kRemoveTypes = {kInt8Array, kInt8Array, kInt8Array, kInt8};
 
 const std::string kStoreOffsets = "copy_store_offsets";
+const std::string kParkedSummary = "copy_parked_summary";
 const std::string kReadOffset = "copy_read_offset";
 const std::string kReadOffsets = "copy_read_offsets";
 const std::string kBegin = "BEGIN";
@@ -206,7 +283,7 @@ PgParams updateParams(const std::vector<ChangeEvent>& events, const Run& run,
     const ChangeEvent& e = events[i];
     const ImageRecord& r = e.image;
     const std::uint32_t f = e.fields;
-    mask.add(static_cast<std::int32_t>(f));
+    mask.add(static_cast<std::int32_t>(f | (e.needsPredecessor() ? kNeedsPredecessorBit : 0u)));
     if (f & kCameraId)
       camera.add(r.camera_id);
     else
@@ -259,7 +336,7 @@ PgParams updateParams(const std::vector<ChangeEvent>& events, const Run& run,
       .array(version)
       .array(ts)
       .array(id);
-  p.add(applied_ms);
+  p.add(applied_ms).text(plantName(run.plant));
   return p;
 }
 
@@ -309,6 +386,9 @@ void record(ApplyCounts& counts, std::size_t index, Op op, ApplyOutcome outcome)
     case ApplyOutcome::DeletedRow:
       ++counts.deleted_row;
       break;
+    case ApplyOutcome::Parked:
+      ++counts.parked;
+      break;
   }
 }
 
@@ -325,27 +405,36 @@ void collectOutcomes(const std::vector<ChangeEvent>& events, const Run& run, con
     }
     return;
   }
-  // The events that changed nothing, with the row before: none, its version, its tombstone.
+  // The events that changed nothing, with the row before (none, its version, its tombstone)
+  // and whether the event was parked.
   struct Before {
     bool exists;
     std::int64_t version;
+    bool tombstone;
+    bool parked;
   };
   std::unordered_map<std::int64_t, Before> unchanged;
   for (int row = 0; row < result.rows(); ++row) {
     bool exists = !result.isNull(row, 1);
-    unchanged[result.getInt(row, 0)] = {exists, exists ? result.getInt(row, 1) : 0};
+    unchanged[result.getInt(row, 0)] = {exists, exists ? result.getInt(row, 1) : 0,
+                                        exists && result.getBool(row, 2), result.getBool(row, 3)};
   }
   for (std::size_t i : run.events) {
     const ChangeEvent& e = events[i];
     auto it = unchanged.find(e.image.id);
     ApplyOutcome outcome = ApplyOutcome::Applied;
     if (it != unchanged.end()) {
-      if (!it->second.exists) {
-        outcome = ApplyOutcome::MissingRow;
-      } else if (it->second.version >= e.image.version) {
+      const Before& b = it->second;
+      if (b.parked) {
+        outcome = ApplyOutcome::Parked;
+      } else if (b.exists && b.version >= e.image.version) {
         outcome = ApplyOutcome::Stale;
-      } else {
+      } else if (b.tombstone) {
         outcome = ApplyOutcome::DeletedRow;
+      } else if (e.needsPredecessor()) {
+        outcome = ApplyOutcome::Stale;  // a duplicate of an update already parked
+      } else {
+        outcome = ApplyOutcome::MissingRow;  // a whole-row update of a row never seen
       }
     }
     record(counts, i, e.op, outcome);
@@ -364,7 +453,7 @@ PostgresStore::PostgresStore(const std::string& url, PostgresApplyOptions option
     const std::string suffix = "_" + std::string(plantName(plant));
     s = {"copy_upsert" + suffix, "copy_update" + suffix, "copy_remove" + suffix,
          "copy_find" + suffix,   "copy_count" + suffix,  "copy_list" + suffix,
-         "copy_version" + suffix};
+         "copy_version" + suffix, "copy_release" + suffix};
     db_.prepare(s.upsert, upsertSql(plant), kUpsertTypes);
     db_.prepare(s.update, updateSql(plant), kUpdateTypes);
     db_.prepare(s.remove, removeSql(plant), kRemoveTypes);
@@ -373,7 +462,12 @@ PostgresStore::PostgresStore(const std::string& url, PostgresApplyOptions option
     db_.prepare(s.list, select + table + " WHERE id > $1 AND NOT tombstone ORDER BY id LIMIT $2",
                 {kInt8, kInt8});
     db_.prepare(s.version, "SELECT version FROM " + table + " WHERE id = $1", {kInt8});
+    db_.prepare(s.release,
+                "SELECT released, superseded, pending FROM copy_release_parked" + suffix + "($1)",
+                {kInt8});
   }
+  db_.prepare(kParkedSummary,
+              "SELECT count(*), min(parked_ms) FROM parked_updates WHERE plant = $1", {kText});
   db_.prepare(kStoreOffsets,
               "INSERT INTO kafka_offsets AS o (topic, partition, next_offset, updated_ms)"
               " SELECT v.topic, v.partition, v.next_offset, $4"
@@ -406,10 +500,29 @@ ApplyCounts PostgresStore::applyBatch(const std::vector<ChangeEvent>& events,
 
   std::deque<PgParams> params;  // stable addresses for the queries
   std::vector<PgQuery> queries;
-  queries.reserve(runs.size() + 3);
+  queries.reserve(runs.size() + 6);
   queries.push_back({nullptr, &kBegin, nullptr});
-  for (const Run& run : runs) {
+  // After each round, the parked updates of its plants that now follow their rows are
+  // applied, so the next round meets every row as sequential application would.
+  std::vector<std::pair<std::size_t, Plant>> releases;  // query index -> plant
+  std::vector<std::size_t> run_query(runs.size());
+  params.push_back(PgParams().add(applied_ms));
+  const PgParams& release_params = params.back();
+  std::array<bool, 3> in_round = {false, false, false};
+  auto closeRound = [&]() {
+    for (Plant plant : kAllPlants) {
+      if (!in_round[plantIndex(plant)]) continue;
+      releases.emplace_back(queries.size(), plant);
+      queries.push_back({&plants_[plantIndex(plant)].release, nullptr, &release_params});
+      in_round[plantIndex(plant)] = false;
+    }
+  };
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const Run& run = runs[r];
+    if (r > 0 && run.round != runs[r - 1].round) closeRound();
+    in_round[plantIndex(run.plant)] = true;
     const Statements& s = plants_[plantIndex(run.plant)];
+    run_query[r] = queries.size();
     switch (run.kind) {
       case RunKind::FullState:
         params.push_back(upsertParams(events, run, applied_ms));
@@ -425,6 +538,7 @@ ApplyCounts PostgresStore::applyBatch(const std::vector<ChangeEvent>& events,
         break;
     }
   }
+  closeRound();
   if (!offsets.empty()) {
     params.push_back(offsetParams(offsets, applied_ms));
     queries.push_back({&kStoreOffsets, nullptr, &params.back()});
@@ -448,7 +562,13 @@ ApplyCounts PostgresStore::applyBatch(const std::vector<ChangeEvent>& events,
     throw;
   }
   for (std::size_t r = 0; r < runs.size(); ++r)
-    collectOutcomes(events, runs[r], results[r + 1], counts);
+    collectOutcomes(events, runs[r], results[run_query[r]], counts);
+  for (const auto& [query, plant] : releases) {
+    const PgResult& result = results[query];
+    counts.released += result.getInt(0, 0);
+    counts.superseded += result.getInt(0, 1);
+    counts.parked_pending[plantIndex(plant)] = result.getInt(0, 2);  // the last round's stands
+  }
   return counts;
 }
 
@@ -486,6 +606,15 @@ std::int64_t PostgresStore::versionOf(Plant plant, std::int64_t id) {
   db_.ensureOpen();
   PgResult r = db_.execPrepared(plants_[plantIndex(plant)].version, PgParams().add(id));
   return r.rows() == 0 ? 0 : r.getInt(0, 0);
+}
+
+ParkedSummary PostgresStore::parkedUpdates(Plant plant) {
+  db_.ensureOpen();
+  PgResult r = db_.execPrepared(kParkedSummary, PgParams().text(plantName(plant)));
+  ParkedSummary summary;
+  summary.count = r.getInt(0, 0);
+  if (!r.isNull(0, 1)) summary.oldest_parked_ms = r.getInt(0, 1);
+  return summary;
 }
 
 void PostgresStore::ping() {

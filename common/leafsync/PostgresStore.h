@@ -41,6 +41,7 @@ class PostgresStore : public Store {
   std::int64_t count(Plant plant) override;
   std::vector<ImageRecord> list(Plant plant, std::int64_t after_id, int limit) override;
   std::int64_t versionOf(Plant plant, std::int64_t id) override;
+  ParkedSummary parkedUpdates(Plant plant) override;
   void ping() override;
 
   // The server process of this store's connection (tests kill it to simulate an outage).
@@ -48,7 +49,7 @@ class PostgresStore : public Store {
 
  private:
   struct Statements {
-    std::string upsert, update, remove, find, count, list, version;
+    std::string upsert, update, remove, find, count, list, version, release;
   };
 
   PostgresConnection db_;

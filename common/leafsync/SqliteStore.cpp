@@ -6,7 +6,7 @@
 namespace leafsync {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;  // 2: parked_updates
 constexpr std::int32_t kApplicationId = 0x4C534301;  // "LSC\1": a leafsync copy
 
 std::string createTableSql(Plant plant) {
@@ -19,7 +19,52 @@ std::string createTableSql(Plant plant) {
          " applied_ms INTEGER NOT NULL)";
 }
 
+// Partial updates that arrived before the version they follow (issue 13), one row per update,
+// every field it could carry (those outside `fields` are ignored when it is released).
+const char* const kCreateParkedSql =
+    "CREATE TABLE IF NOT EXISTS parked_updates (plant TEXT NOT NULL, id INTEGER NOT NULL,"
+    " version INTEGER NOT NULL, fields INTEGER NOT NULL, camera_id INTEGER, data BLOB,"
+    " latitude REAL, longitude REAL, created_at TEXT, updated_at TEXT, is_active INTEGER,"
+    " is_deleted INTEGER, disease TEXT, percentage REAL, source_ts_ms INTEGER NOT NULL,"
+    " parked_ms INTEGER NOT NULL, PRIMARY KEY (plant, id, version)) WITHOUT ROWID";
+
+// SET clause of a partial update whose values come from `src` (a parked row or parameters).
+std::string partialSet(const std::string& table, const std::string& mask,
+                       const std::array<std::string, 10>& v) {
+  const char* columns[] = {"camera_id",  "data",       "latitude",  "longitude", "created_at",
+                           "updated_at", "is_active",  "is_deleted", "disease",  "percentage"};
+  const int bits[] = {1, 2, 4, 4, 8, 16, 32, 64, 128, 256};
+  std::string set;
+  for (int i = 0; i < 10; ++i) {
+    if (i) set += ", ";
+    set += std::string(columns[i]) + " = CASE WHEN " + mask + " & " + std::to_string(bits[i]) +
+           " THEN " + v[i] + " ELSE " + table + "." + columns[i] + " END";
+  }
+  return set;
+}
+
 const std::string kSelectColumns = std::string("SELECT ") + kImageColumns + " FROM ";
+
+// ?1 = fields, ?2..?11 the values, ?12 version, ?13 source time, ?14 applied time, ?15 id: the
+// numbering both the update and the park statement use.
+SqliteStatement& bindUpdate(SqliteStatement& st, const ChangeEvent& e, std::int64_t applied_ms) {
+  const ImageRecord& r = e.image;
+  return st.bind(1, std::int64_t{e.fields})
+      .bind(2, r.camera_id)
+      .bindBlob(3, r.data)
+      .bind(4, r.latitude)
+      .bind(5, r.longitude)
+      .bindText(6, r.created_at)
+      .bindText(7, r.updated_at)
+      .bind(8, std::int64_t{r.is_active})
+      .bind(9, std::int64_t{r.is_deleted})
+      .bindOptional(10, r.disease)
+      .bindOptional(11, r.percentage)
+      .bind(12, r.version)
+      .bind(13, e.source_ts_ms)
+      .bind(14, applied_ms)
+      .bind(15, r.id);
+}
 
 }  // namespace
 
@@ -39,19 +84,13 @@ struct SqliteStore::PlantStatements {
                        " tombstone = 0, source_ts_ms = excluded.source_ts_ms,"
                        " applied_ms = excluded.applied_ms"
                        " WHERE excluded.version > " + imageTable(plant) + ".version"),
-        update(db, "UPDATE " + imageTable(plant) +
-                       " SET camera_id = CASE WHEN ?1 & 1 THEN ?2 ELSE camera_id END,"
-                       " data = CASE WHEN ?1 & 2 THEN ?3 ELSE data END,"
-                       " latitude = CASE WHEN ?1 & 4 THEN ?4 ELSE latitude END,"
-                       " longitude = CASE WHEN ?1 & 4 THEN ?5 ELSE longitude END,"
-                       " created_at = CASE WHEN ?1 & 8 THEN ?6 ELSE created_at END,"
-                       " updated_at = CASE WHEN ?1 & 16 THEN ?7 ELSE updated_at END,"
-                       " is_active = CASE WHEN ?1 & 32 THEN ?8 ELSE is_active END,"
-                       " is_deleted = CASE WHEN ?1 & 64 THEN ?9 ELSE is_deleted END,"
-                       " disease = CASE WHEN ?1 & 128 THEN ?10 ELSE disease END,"
-                       " percentage = CASE WHEN ?1 & 256 THEN ?11 ELSE percentage END,"
-                       " version = ?12, source_ts_ms = ?13, applied_ms = ?14"
-                       " WHERE id = ?15 AND version < ?12 AND tombstone = 0"),
+        // ?16 = 1 for a partial update: it applies only to the row at exactly version - 1.
+        update(db, "UPDATE " + imageTable(plant) + " SET " +
+                       partialSet(imageTable(plant), "?1",
+                                  {"?2", "?3", "?4", "?5", "?6", "?7", "?8", "?9", "?10", "?11"}) +
+                       ", version = ?12, source_ts_ms = ?13, applied_ms = ?14"
+                       " WHERE id = ?15 AND version < ?12 AND tombstone = 0"
+                       " AND (?16 = 0 OR version = ?12 - 1)"),
         remove(db, "INSERT INTO " + imageTable(plant) +
                        " (id, camera_id, data, latitude, longitude, created_at, updated_at,"
                        " is_active, is_deleted, version, tombstone, source_ts_ms, applied_ms)"
@@ -61,6 +100,26 @@ struct SqliteStore::PlantStatements {
                        " applied_ms = excluded.applied_ms"
                        " WHERE excluded.version > " + imageTable(plant) + ".version"),
         version(db, "SELECT version, tombstone FROM " + imageTable(plant) + " WHERE id = ?1"),
+        park(db, "INSERT INTO parked_updates (plant, id, version, fields, camera_id, data,"
+                 " latitude, longitude, created_at, updated_at, is_active, is_deleted, disease,"
+                 " percentage, source_ts_ms, parked_ms) VALUES (?16, ?15, ?12, ?1, ?2, ?3, ?4,"
+                 " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?14) ON CONFLICT DO NOTHING"),
+        // The parked update that follows the row's version, if any.
+        release(db, "UPDATE " + imageTable(plant) + " SET " +
+                        partialSet(imageTable(plant), "p.fields",
+                                   {"p.camera_id", "p.data", "p.latitude", "p.longitude",
+                                    "p.created_at", "p.updated_at", "p.is_active", "p.is_deleted",
+                                    "p.disease", "p.percentage"}) +
+                        ", version = p.version, source_ts_ms = p.source_ts_ms, applied_ms = ?3"
+                        " FROM parked_updates AS p WHERE p.plant = ?1 AND p.id = ?2 AND " +
+                        imageTable(plant) + ".id = ?2 AND p.version = " + imageTable(plant) +
+                        ".version + 1 AND " + imageTable(plant) + ".tombstone = 0"),
+        // Parked updates the row has reached (released, or superseded by a full row), and all
+        // of a deleted row's: no update applies to a tombstone.
+        settle(db, "DELETE FROM parked_updates WHERE plant = ?1 AND id = ?2 AND version <= (SELECT"
+                   " CASE WHEN tombstone THEN 9223372036854775807 ELSE version END FROM " +
+                   imageTable(plant) + " WHERE id = ?2)"),
+        parked(db, "SELECT count(*), min(parked_ms) FROM parked_updates WHERE plant = ?1"),
         find(db, kSelectColumns + imageTable(plant) + " WHERE id = ?1 AND tombstone = 0"),
         count(db, "SELECT COUNT(*) FROM " + imageTable(plant) + " WHERE tombstone = 0"),
         list(db, kSelectColumns + imageTable(plant) +
@@ -70,6 +129,10 @@ struct SqliteStore::PlantStatements {
   SqliteStatement update;
   SqliteStatement remove;
   SqliteStatement version;
+  SqliteStatement park;
+  SqliteStatement release;
+  SqliteStatement settle;
+  SqliteStatement parked;
   SqliteStatement find;
   SqliteStatement count;
   SqliteStatement list;
@@ -102,6 +165,7 @@ SqliteStore::~SqliteStore() = default;
 void SqliteStore::migrate() {
   SqliteSchema schema{kApplicationId, kSchemaVersion, {}, "kafka_offsets", "a consumer copy"};
   for (Plant plant : kAllPlants) schema.statements.push_back(createTableSql(plant));
+  schema.statements.push_back(kCreateParkedSql);
   schema.statements.push_back(
       "CREATE TABLE IF NOT EXISTS kafka_offsets (topic TEXT NOT NULL,"
       " partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,"
@@ -117,7 +181,15 @@ ApplyCounts SqliteStore::applyBatch(const std::vector<ChangeEvent>& events,
   std::lock_guard<std::mutex> writer(db_.writer());
   begin_.run();
   try {
+    // Whether each plant has parked updates: looked up once per batch, only when a row
+    // changes, so a copy without parked updates pays one cheap count per batch at most.
+    parked_state_.fill(ParkedState::Untouched);
     for (const ChangeEvent& event : events) applyOne(event, applied_ms, counts);
+    for (Plant plant : kAllPlants) {
+      const std::size_t p = plantIndex(plant);
+      if (parked_state_[p] == ParkedState::Untouched) continue;
+      counts.parked_pending[p] = parked_state_[p] == ParkedState::None ? 0 : parkedCount(plant);
+    }
     for (const PartitionOffset& offset : offsets) {
       store_offset_.bindText(1, offset.topic)
           .bind(2, static_cast<std::int64_t>(offset.partition))
@@ -137,8 +209,52 @@ ApplyCounts SqliteStore::applyBatch(const std::vector<ChangeEvent>& events,
   return counts;
 }
 
+std::int64_t SqliteStore::parkedCount(Plant plant) {
+  SqliteStatement& q = plants_[plantIndex(plant)]->parked;
+  q.bindText(1, plantName(plant));
+  q.step();
+  std::int64_t n = q.columnInt(0);
+  q.reset();
+  return n;
+}
+
+ParkedSummary SqliteStore::parkedUpdates(Plant plant) {
+  SqliteStatement& q = plants_[plantIndex(plant)]->parked;
+  q.bindText(1, plantName(plant));
+  q.step();
+  ParkedSummary summary;
+  summary.count = q.columnInt(0);
+  if (!q.columnIsNull(1)) summary.oldest_parked_ms = q.columnInt(1);
+  q.reset();
+  return summary;
+}
+
+// Row `id` just changed: apply the parked updates that now follow it, one version after the
+// other, then drop those it has reached.
+void SqliteStore::releaseParked(Plant plant, std::int64_t id, std::int64_t applied_ms,
+                                ApplyCounts& counts) {
+  ParkedState& state = parked_state_[plantIndex(plant)];
+  if (state == ParkedState::Unknown || state == ParkedState::Untouched) {
+    state = parkedCount(plant) > 0 ? ParkedState::Some : ParkedState::None;
+  }
+  if (state == ParkedState::None) return;
+  PlantStatements& s = *plants_[plantIndex(plant)];
+  const std::string_view name = plantName(plant);
+  std::int64_t released = 0;
+  for (;;) {
+    s.release.bindText(1, name).bind(2, id).bind(3, applied_ms).run();
+    if (db_.changes() == 0) break;
+    ++released;
+  }
+  s.settle.bindText(1, name).bind(2, id).run();
+  counts.released += released;
+  counts.superseded += db_.changes() - released;
+}
+
 void SqliteStore::applyOne(const ChangeEvent& e, std::int64_t applied_ms, ApplyCounts& counts) {
   PlantStatements& s = *plants_[plantIndex(e.plant)];
+  ParkedState& state = parked_state_[plantIndex(e.plant)];
+  if (state == ParkedState::Untouched) state = ParkedState::Unknown;
   const ImageRecord& r = e.image;
   SqliteStatement* statement = nullptr;
   switch (e.op) {
@@ -162,21 +278,7 @@ void SqliteStore::applyOne(const ChangeEvent& e, std::int64_t applied_ms, ApplyC
       break;
     case Op::Update:
       statement = &s.update;
-      s.update.bind(1, std::int64_t{e.fields})
-          .bind(2, r.camera_id)
-          .bindBlob(3, r.data)
-          .bind(4, r.latitude)
-          .bind(5, r.longitude)
-          .bindText(6, r.created_at)
-          .bindText(7, r.updated_at)
-          .bind(8, std::int64_t{r.is_active})
-          .bind(9, std::int64_t{r.is_deleted})
-          .bindOptional(10, r.disease)
-          .bindOptional(11, r.percentage)
-          .bind(12, r.version)
-          .bind(13, e.source_ts_ms)
-          .bind(14, applied_ms)
-          .bind(15, r.id);
+      bindUpdate(s.update, e, applied_ms).bind(16, std::int64_t{e.needsPredecessor()});
       break;
     case Op::Delete:
       statement = &s.remove;
@@ -187,6 +289,7 @@ void SqliteStore::applyOne(const ChangeEvent& e, std::int64_t applied_ms, ApplyC
   if (db_.changes() > 0) {
     ++counts.applied[static_cast<int>(e.op)];
     counts.outcomes.push_back(ApplyOutcome::Applied);
+    releaseParked(e.plant, r.id, applied_ms, counts);
     return;
   }
   if (e.op != Op::Update) {
@@ -196,17 +299,34 @@ void SqliteStore::applyOne(const ChangeEvent& e, std::int64_t applied_ms, ApplyC
   }
   // The rare path: find out why an update changed nothing, for the metrics.
   s.version.bind(1, r.id);
-  if (!s.version.step()) {
-    ++counts.missing_row;
-    counts.outcomes.push_back(ApplyOutcome::MissingRow);
-  } else if (s.version.columnInt(0) >= r.version) {
-    ++counts.stale;
-    counts.outcomes.push_back(ApplyOutcome::Stale);
-  } else {
-    ++counts.deleted_row;
-    counts.outcomes.push_back(ApplyOutcome::DeletedRow);
-  }
+  const bool exists = s.version.step();
+  const std::int64_t version = exists ? s.version.columnInt(0) : 0;
+  const bool tombstone = exists && s.version.columnInt(1) != 0;
   s.version.reset();
+  ApplyOutcome outcome = ApplyOutcome::Stale;
+  if (exists && version >= r.version) {
+    outcome = ApplyOutcome::Stale;
+  } else if (tombstone) {
+    outcome = ApplyOutcome::DeletedRow;
+  } else if (!e.needsPredecessor()) {
+    outcome = ApplyOutcome::MissingRow;  // a whole-row update of a row the copy never had
+  } else {
+    // Early: the versions before it are still on their way (another partition, e.g. after
+    // partitions were added). A duplicate of a parked update is stale.
+    bindUpdate(s.park, e, applied_ms).bindText(16, plantName(e.plant)).run();
+    if (db_.changes() > 0) {
+      outcome = ApplyOutcome::Parked;
+      state = ParkedState::Some;
+    }
+  }
+  switch (outcome) {
+    case ApplyOutcome::Stale: ++counts.stale; break;
+    case ApplyOutcome::DeletedRow: ++counts.deleted_row; break;
+    case ApplyOutcome::MissingRow: ++counts.missing_row; break;
+    case ApplyOutcome::Parked: ++counts.parked; break;
+    case ApplyOutcome::Applied: break;
+  }
+  counts.outcomes.push_back(outcome);
 }
 
 std::optional<std::int64_t> SqliteStore::nextOffset(const std::string& topic,

@@ -25,12 +25,19 @@ class SqliteStore : public Store {
   std::int64_t count(Plant plant) override;
   std::vector<ImageRecord> list(Plant plant, std::int64_t after_id, int limit) override;
   std::int64_t versionOf(Plant plant, std::int64_t id) override;
+  ParkedSummary parkedUpdates(Plant plant) override;
   void ping() override;
 
  private:
   struct PlantStatements;
   void migrate();
   void applyOne(const ChangeEvent& event, std::int64_t applied_ms, ApplyCounts& counts);
+  void releaseParked(Plant plant, std::int64_t id, std::int64_t applied_ms, ApplyCounts& counts);
+  std::int64_t parkedCount(Plant plant);
+
+  // Per plant, within one batch: not touched by it, touched but not looked up, no parked
+  // updates, some.
+  enum class ParkedState { Untouched, Unknown, None, Some };
 
   SqliteConnection db_;
   std::array<std::unique_ptr<PlantStatements>, 3> plants_;
@@ -40,6 +47,7 @@ class SqliteStore : public Store {
   SqliteStatement store_offset_;
   SqliteStatement read_offset_;
   SqliteStatement read_offsets_;
+  std::array<ParkedState, 3> parked_state_{};
 };
 
 }  // namespace leafsync

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -17,7 +18,9 @@ struct PartitionOffset {
   std::int64_t next_offset = 0;
 };
 
-enum class ApplyOutcome { Applied, Stale, MissingRow, DeletedRow };
+// Parked: a partial update that arrived before the version it follows; it is held in the copy
+// (same transaction) and applied when the row reaches version - 1.
+enum class ApplyOutcome { Applied, Stale, MissingRow, DeletedRow, Parked };
 
 // What one batch did: per event (in batch order) and counted: applied (by op), or left alone
 // and why.
@@ -27,8 +30,20 @@ struct ApplyCounts {
   std::int64_t stale = 0;                  // version not newer than the copy's
   std::int64_t missing_row = 0;            // update of a row the copy never had
   std::int64_t deleted_row = 0;            // update of a row the copy holds as deleted
+  std::int64_t parked = 0;                 // partial updates of this batch held for later
+  std::int64_t released = 0;     // held updates (of this or earlier batches) applied now
+  std::int64_t superseded = 0;   // held updates dropped: a full row or delete at or above them
+  // Per plant (plantIndex): updates held in the copy once this batch committed; -1 for a plant
+  // the batch did not touch.
+  std::array<std::int64_t, 3> parked_pending = {-1, -1, -1};
 
   std::int64_t appliedTotal() const { return applied[0] + applied[1] + applied[2] + applied[3]; }
+};
+
+// The partial updates a copy holds for one plant, waiting for the versions before them.
+struct ParkedSummary {
+  std::int64_t count = 0;
+  std::optional<std::int64_t> oldest_parked_ms;  // when the longest-waiting one was parked
 };
 
 // A database failure (connection lost, disk full, lock timeout): retriable, never a bad event.
@@ -64,6 +79,10 @@ class Store : public ImageReader {
   // Deleted rows are kept as tombstones, never returned by reads. Version of the row including
   // tombstones (0 when the copy never saw the id).
   virtual std::int64_t versionOf(Plant plant, std::int64_t id) = 0;
+
+  // The updates held (parked) for `plant`: how many, and since when the oldest waits. A gap
+  // that never closes (a version lost upstream) keeps them until a snapshot of the plant.
+  virtual ParkedSummary parkedUpdates(Plant plant) = 0;
 };
 
 }  // namespace leafsync

@@ -82,6 +82,37 @@ std::int64_t WatermarkReader::sum(const std::vector<std::string>& topics, int pa
   return total;
 }
 
+void addPartitions(const std::string& topic, int total) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", testBootstrap().c_str(), error, sizeof error);
+  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> admin(
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error), rd_kafka_destroy);
+  if (!admin) throw std::runtime_error(std::string("admin client: ") + error);
+  std::unique_ptr<rd_kafka_NewPartitions_t, void (*)(rd_kafka_NewPartitions_t*)> request(
+      rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(total), error, sizeof error),
+      rd_kafka_NewPartitions_destroy);
+  if (!request) throw std::runtime_error(std::string("NewPartitions: ") + error);
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue(
+      rd_kafka_queue_new(admin.get()), rd_kafka_queue_destroy);
+  rd_kafka_NewPartitions_t* requests[] = {request.get()};
+  rd_kafka_CreatePartitions(admin.get(), requests, 1, nullptr, queue.get());
+  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> event(
+      rd_kafka_queue_poll(queue.get(), 30000), rd_kafka_event_destroy);
+  if (!event) throw std::runtime_error("CreatePartitions timed out");
+  if (rd_kafka_event_error(event.get())) {
+    throw std::runtime_error(std::string("CreatePartitions: ") + rd_kafka_event_error_string(event.get()));
+  }
+  size_t count = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(event.get()), &count);
+  for (size_t i = 0; i < count; ++i) {
+    if (rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw std::runtime_error(std::string("CreatePartitions ") + topic + ": " + rd_kafka_err2str(err));
+    }
+  }
+}
+
 std::vector<ReadMessage> readTopic(const std::string& topic, std::size_t expected,
                                    std::chrono::milliseconds deadline) {
   std::string error;

@@ -52,6 +52,10 @@ struct ReadMessage {
   std::map<std::string, std::string> headers;
 };
 
+// Raises `topic` to `total` partitions (librdkafka admin CreatePartitions), as an operator
+// adding partitions would; throws if the broker refuses.
+void addPartitions(const std::string& topic, int total);
+
 // Reads a topic from the beginning until `expected` messages arrived or the deadline passed.
 std::vector<ReadMessage> readTopic(const std::string& topic, std::size_t expected,
                                    std::chrono::milliseconds deadline);

@@ -152,8 +152,18 @@ TEST_F(BatchApplierTest, CommitCountsAppliedAndIgnoredEvents) {
   auto& m = metrics_.topic("potato");
   EXPECT_EQ(m.applied[static_cast<int>(Op::Create)]->Value(), 1);
   EXPECT_EQ(m.ignored_stale.Value(), 1);
-  EXPECT_EQ(m.ignored_missing_row.Value(), 1);
+  EXPECT_EQ(m.events_parked_total.Value(), 1) << "the update of image 4, which the copy lacks";
   EXPECT_EQ(m.events_consumed.Value(), 3);
+}
+
+TEST_F(BatchApplierTest, ParkedGaugeFollowsTheCopyAndReleasesCountAsUpdates) {
+  applier_.commit(*store_, applier_.prepare({message(0, 0, "4", EventBuilder::update(4, 2).active(true).json())}));
+  auto& m = metrics_.topic("potato");
+  EXPECT_EQ(m.events_parked.Value(), 1);
+  applier_.commit(*store_, applier_.prepare({message(0, 1, "4", EventBuilder::create(4, 1).json())}));
+  EXPECT_EQ(m.events_parked.Value(), 0);
+  EXPECT_EQ(m.applied[static_cast<int>(Op::Update)]->Value(), 1);
+  EXPECT_EQ(m.events_parked_total.Value(), 1);
 }
 
 }  // namespace

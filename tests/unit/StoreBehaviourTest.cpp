@@ -23,6 +23,7 @@
 #include "leafsync/SqliteSourceStore.h"
 #include "leafsync/SqliteStore.h"
 #include "leafsync/StoreFactory.h"
+#include "leafsync/Timestamp.h"
 #include "support/EventBuilder.h"
 #include "support/TempDir.h"
 
@@ -179,7 +180,8 @@ TEST_P(StoreBehaviour, UpdateCanChangeEveryField) {
 }
 
 TEST_P(StoreBehaviour, OlderVersionArrivingLateChangesNothing) {
-  apply({EventBuilder::create(1, 1), EventBuilder::update(1, 3).disease("newest")});
+  apply({EventBuilder::create(1, 1), EventBuilder::update(1, 2).disease("second"),
+         EventBuilder::update(1, 3).disease("newest")});
   auto counts = apply({EventBuilder::update(1, 2).disease("older")});
   EXPECT_EQ(counts.stale, 1);
   EXPECT_EQ(counts.appliedTotal(), 0);
@@ -224,9 +226,23 @@ TEST_P(StoreBehaviour, DeleteOfAnUnseenImageStillLeavesATombstone) {
   EXPECT_FALSE(store_->find(Plant::Potato, 5));
 }
 
-TEST_P(StoreBehaviour, UpdateOfAMissingRowIsCountedNotApplied) {
+TEST_P(StoreBehaviour, PartialUpdateOfAnAbsentRowIsParkedNotApplied) {
   auto counts = apply({EventBuilder::update(9, 2).disease("Healthy")});
+  EXPECT_EQ(counts.parked, 1);
+  EXPECT_EQ(counts.missing_row, 0);
+  EXPECT_EQ(counts.parked_pending[plantIndex(Plant::Potato)], 1);
+  EXPECT_EQ(counts.appliedTotal(), 0);
+  EXPECT_FALSE(store_->find(Plant::Potato, 9));
+  EXPECT_EQ(store_->versionOf(Plant::Potato, 9), 0);
+}
+
+// A Debezium `after` image is the whole row: it is never parked.
+TEST_P(StoreBehaviour, WholeRowUpdateOfAMissingRowIsCountedNotApplied) {
+  ChangeEvent update = EventBuilder::update(9, 2).disease("Healthy");
+  update.whole_row = true;
+  auto counts = apply({update});
   EXPECT_EQ(counts.missing_row, 1);
+  EXPECT_EQ(counts.parked, 0);
   EXPECT_EQ(counts.appliedTotal(), 0);
   EXPECT_FALSE(store_->find(Plant::Potato, 9));
   EXPECT_EQ(store_->versionOf(Plant::Potato, 9), 0);
@@ -240,7 +256,8 @@ TEST_P(StoreBehaviour, UpdateOfADeletedRowIsCountedNotApplied) {
 }
 
 TEST_P(StoreBehaviour, SnapshotReplacesOnlyOlderState) {
-  apply({EventBuilder::create(1, 1), EventBuilder::update(1, 3).disease("live change")});
+  apply({EventBuilder::create(1, 1), EventBuilder::update(1, 2).active(false),
+         EventBuilder::update(1, 3).disease("live change")});
   auto counts = apply({EventBuilder::snapshot(1, 2), EventBuilder::snapshot(2, 5)});
   EXPECT_EQ(counts.stale, 1);
   EXPECT_EQ(counts.applied[static_cast<int>(Op::Snapshot)], 1);
@@ -252,12 +269,12 @@ TEST_P(StoreBehaviour, OutcomesFollowBatchOrder) {
   auto counts = apply({EventBuilder::create(1, 1), EventBuilder::create(1, 1),
                        EventBuilder::update(2, 2).active(true)});
   EXPECT_EQ(counts.outcomes, (std::vector<ApplyOutcome>{ApplyOutcome::Applied, ApplyOutcome::Stale,
-                                                        ApplyOutcome::MissingRow}));
+                                                        ApplyOutcome::Parked}));
 }
 
 // Batched stores must split their multi-row statements so that this is sequential.
 TEST_P(StoreBehaviour, OneImageSeveralTimesInABatchAppliesInOrder) {
-  auto counts = apply({EventBuilder::update(1, 1).active(true),           // missing
+  auto counts = apply({EventBuilder::update(1, 1).active(true),           // parked
                        EventBuilder::create(1, 1).camera(2),               // applied
                        EventBuilder::create(2, 1),                         // applied
                        EventBuilder::update(1, 2).disease("Late blight"),  // applied
@@ -272,7 +289,7 @@ TEST_P(StoreBehaviour, OneImageSeveralTimesInABatchAppliesInOrder) {
                        EventBuilder::create(1, 1, Plant::Tomato),          // applied: another table
                        EventBuilder::update(1, 7).disease("back")});       // applied
   using O = ApplyOutcome;
-  EXPECT_EQ(counts.outcomes, (std::vector<O>{O::MissingRow, O::Applied, O::Applied, O::Applied, O::Stale,
+  EXPECT_EQ(counts.outcomes, (std::vector<O>{O::Parked, O::Applied, O::Applied, O::Applied, O::Stale,
                                              O::Applied, O::Applied, O::Applied, O::DeletedRow, O::Stale,
                                              O::Stale, O::Applied, O::Applied, O::Applied}));
   EXPECT_EQ(counts.applied[static_cast<int>(Op::Create)], 3);
@@ -280,7 +297,10 @@ TEST_P(StoreBehaviour, OneImageSeveralTimesInABatchAppliesInOrder) {
   EXPECT_EQ(counts.applied[static_cast<int>(Op::Delete)], 1);
   EXPECT_EQ(counts.applied[static_cast<int>(Op::Snapshot)], 1);
   EXPECT_EQ(counts.stale, 3);
-  EXPECT_EQ(counts.missing_row, 1);
+  EXPECT_EQ(counts.parked, 1);
+  EXPECT_EQ(counts.superseded, 1) << "the create at the parked update's version";
+  EXPECT_EQ(counts.parked_pending[plantIndex(Plant::Potato)], 0);
+  EXPECT_EQ(counts.missing_row, 0);
   EXPECT_EQ(counts.deleted_row, 1);
   auto one = store_->find(Plant::Potato, 1);
   ASSERT_TRUE(one) << "the snapshot newer than the delete brings the image back";
@@ -337,6 +357,133 @@ TEST_P(StoreBehaviour, AFailedBatchLeavesNeitherRowsNorOffsets) {
   // The connection stays usable after the rollback.
   store_->applyBatch({EventBuilder::create(1, 1)}, {{"potato", 0, 1}});
   EXPECT_TRUE(store_->find(Plant::Potato, 1));
+}
+
+// ------------------------------------------- partial updates out of order (issue 13)
+
+TEST_P(StoreBehaviour, PartialUpdatesArrivingOutOfOrderAllApply) {
+  apply({EventBuilder::create(1, 2)});
+  apply({EventBuilder::update(1, 3).disease("Early blight")});
+  auto early = apply({EventBuilder::update(1, 5).percentage(42.0)});
+  EXPECT_EQ(early.outcomes, std::vector<ApplyOutcome>{ApplyOutcome::Parked});
+  EXPECT_EQ(store_->versionOf(Plant::Potato, 1), 3) << "v5 waits for v4";
+  auto gap = apply({EventBuilder::update(1, 4).camera(77)});
+  EXPECT_EQ(gap.released, 1);
+  EXPECT_EQ(gap.parked_pending[plantIndex(Plant::Potato)], 0);
+  auto row = store_->find(Plant::Potato, 1);
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->version, 5);
+  EXPECT_EQ(row->disease, "Early blight");
+  EXPECT_EQ(row->camera_id, 77);
+  EXPECT_EQ(row->percentage, 42.0);
+  EXPECT_EQ(store_->parkedUpdates(Plant::Potato).count, 0);
+}
+
+TEST_P(StoreBehaviour, ParkedUpdatesChainOnceTheGapCloses) {
+  apply({EventBuilder::create(1, 1)});
+  apply({EventBuilder::update(1, 4).percentage(4.0), EventBuilder::update(1, 3).disease("three")});
+  EXPECT_EQ(store_->parkedUpdates(Plant::Potato).count, 2);
+  auto counts = apply({EventBuilder::update(1, 2).camera(2)});
+  EXPECT_EQ(counts.released, 2);
+  auto row = store_->find(Plant::Potato, 1);
+  EXPECT_EQ(row->version, 4);
+  EXPECT_EQ(row->camera_id, 2);
+  EXPECT_EQ(row->disease, "three");
+  EXPECT_EQ(row->percentage, 4.0);
+}
+
+TEST_P(StoreBehaviour, ANewerSnapshotSupersedesAParkedUpdate) {
+  apply({EventBuilder::create(1, 1)});
+  apply({EventBuilder::update(1, 5).disease("parked")});
+  ChangeEvent snapshot = EventBuilder::snapshot(1, 6).camera(6).disease("snapshot");
+  auto counts = apply({snapshot});
+  EXPECT_EQ(counts.superseded, 1);
+  EXPECT_EQ(counts.released, 0);
+  EXPECT_EQ(store_->parkedUpdates(Plant::Potato).count, 0);
+  EXPECT_EQ(store_->find(Plant::Potato, 1), snapshot.image);
+}
+
+TEST_P(StoreBehaviour, AnUpdateOfAnAbsentRowAppliesOnceItsCreateArrives) {
+  apply({EventBuilder::update(1, 2).disease("Healthy")});
+  auto counts = apply({EventBuilder::create(1, 1).camera(3)});
+  EXPECT_EQ(counts.applied[static_cast<int>(Op::Create)], 1);
+  EXPECT_EQ(counts.released, 1);
+  auto row = store_->find(Plant::Potato, 1);
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->version, 2);
+  EXPECT_EQ(row->camera_id, 3);
+  EXPECT_EQ(row->disease, "Healthy");
+}
+
+// The consumer retries a failed batch whole: the parked update and the row must be as before
+// the failure, so the retry releases it exactly once and its redelivery changes nothing.
+TEST_P(StoreBehaviour, ABatchRolledBackBetweenParkingAndReleaseLosesNothing) {
+  apply({EventBuilder::create(1, 1)}, {{"potato", 0, 1}});
+  apply({EventBuilder::update(1, 3).disease("three")}, {{"potato", 1, 1}});
+  injectFailureOn(999);
+  EXPECT_THROW(apply({EventBuilder::update(1, 2).camera(2), EventBuilder::create(999, 1)}, {{"potato", 0, 3}}),
+               StoreError);
+  EXPECT_EQ(store_->versionOf(Plant::Potato, 1), 1);
+  EXPECT_EQ(store_->parkedUpdates(Plant::Potato).count, 1) << "the parked update survives the rollback";
+  EXPECT_EQ(store_->nextOffset("potato", 0), 1);
+
+  auto retry = apply({EventBuilder::update(1, 2).camera(2)}, {{"potato", 0, 3}});
+  EXPECT_EQ(retry.released, 1);
+  auto redelivered = apply({EventBuilder::update(1, 3).disease("three")}, {{"potato", 1, 1}});
+  EXPECT_EQ(redelivered.outcomes, std::vector<ApplyOutcome>{ApplyOutcome::Stale});
+  EXPECT_EQ(redelivered.parked, 0);
+  auto row = store_->find(Plant::Potato, 1);
+  EXPECT_EQ(row->version, 3);
+  EXPECT_EQ(row->camera_id, 2);
+  EXPECT_EQ(row->disease, "three");
+  EXPECT_EQ(store_->parkedUpdates(Plant::Potato).count, 0);
+}
+
+TEST_P(StoreBehaviour, ADuplicateOfAParkedUpdateIsNotParkedTwice) {
+  apply({EventBuilder::create(1, 1)});
+  auto first = apply({EventBuilder::update(1, 3).disease("x"), EventBuilder::update(1, 3).disease("x")});
+  auto again = apply({EventBuilder::update(1, 3).disease("x")});
+  EXPECT_EQ(first.outcomes, (std::vector<ApplyOutcome>{ApplyOutcome::Parked, ApplyOutcome::Stale}));
+  EXPECT_EQ(again.outcomes, std::vector<ApplyOutcome>{ApplyOutcome::Stale});
+  EXPECT_EQ(first.parked + again.parked, 1);
+  EXPECT_EQ(store_->parkedUpdates(Plant::Potato).count, 1);
+}
+
+// A Debezium `after` image (whole row) newer than a parked update already holds its fields.
+TEST_P(StoreBehaviour, AParkedUpdateOlderThanTheRowIsDroppedAsStale) {
+  apply({EventBuilder::create(1, 1)});
+  apply({EventBuilder::update(1, 3).disease("parked")});
+  ChangeEvent after = EventBuilder::update(1, 4).disease("after image");
+  after.whole_row = true;
+  auto counts = apply({after});
+  EXPECT_EQ(counts.applied[static_cast<int>(Op::Update)], 1);
+  EXPECT_EQ(counts.superseded, 1);
+  EXPECT_EQ(store_->parkedUpdates(Plant::Potato).count, 0);
+  EXPECT_EQ(store_->find(Plant::Potato, 1)->disease, "after image");
+}
+
+TEST_P(StoreBehaviour, ADeleteDropsTheParkedUpdatesOfItsRow) {
+  apply({EventBuilder::create(1, 1)});
+  apply({EventBuilder::update(1, 3).disease("parked")});
+  auto counts = apply({EventBuilder::remove(1, 4)});
+  EXPECT_EQ(counts.superseded, 1);
+  EXPECT_EQ(store_->parkedUpdates(Plant::Potato).count, 0);
+}
+
+TEST_P(StoreBehaviour, ParkedUpdatesAreCountedPerPlantWithTheOldestParkTime) {
+  const std::int64_t before = nowMillis();
+  apply({EventBuilder::update(1, 2).disease("a"), EventBuilder::update(2, 2).disease("b"),
+         EventBuilder::update(1, 2, Plant::Tomato).disease("c")});
+  const std::int64_t after = nowMillis();
+  ParkedSummary potato = store_->parkedUpdates(Plant::Potato);
+  EXPECT_EQ(potato.count, 2);
+  ASSERT_TRUE(potato.oldest_parked_ms);
+  EXPECT_GE(*potato.oldest_parked_ms, before);
+  EXPECT_LE(*potato.oldest_parked_ms, after);
+  EXPECT_EQ(store_->parkedUpdates(Plant::Tomato).count, 1);
+  ParkedSummary pepper = store_->parkedUpdates(Plant::Pepper);
+  EXPECT_EQ(pepper.count, 0);
+  EXPECT_FALSE(pepper.oldest_parked_ms);
 }
 
 // A random stream with duplicates, replays, deletes and updates of missing rows, applied in
@@ -431,6 +578,22 @@ TEST(SqliteStoreTest, ProcessesOpeningANewFileTogetherAllSucceed) {
   }
 }
 
+// A copy made before parked updates existed (schema 1) gains the table when it is opened.
+TEST(SqliteStoreTest, ACopyOfSchemaOneMigratesAndParks) {
+  testing::TempDir dir;
+  const std::string path = dir.file("copy.sqlite");
+  { SqliteStore(path).applyBatch({EventBuilder::create(1, 1)}, {}); }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "DROP TABLE parked_updates; PRAGMA user_version = 1", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  SqliteStore store(path);
+  ApplyCounts counts = store.applyBatch({EventBuilder::update(1, 3).disease("x")}, {});
+  EXPECT_EQ(counts.parked, 1);
+  EXPECT_EQ(store.find(Plant::Potato, 1)->version, 1);
+}
+
 // A copy given the producer's source file, or the other way round (one LEAFSYNC_DATABASE_URL
 // too many in an environment), is refused with an error that says so, and neither is touched.
 TEST(SqliteStoreTest, ACopyAndASourceRefuseEachOthersFiles) {
@@ -475,10 +638,10 @@ TEST_F(PostgresStoreTest, EveryApplyModeGivesTheSameOutcomes) {
       if (first.outcomes.empty()) first = counts;
       EXPECT_EQ(counts.outcomes, first.outcomes);
       EXPECT_EQ(store.count(Plant::Potato), 30 - 10);
-      EXPECT_EQ(store.find(Plant::Potato, 29)->version, 4);
+      EXPECT_EQ(store.find(Plant::Potato, 29)->version, 2) << "v4 waits for v3";
     }
   }
-  EXPECT_EQ(first.missing_row, 5);
+  EXPECT_EQ(first.parked, 9) << "31..35 absent; 26, 27, 29, 30 not at version 3";
   EXPECT_EQ(first.deleted_row, 2);
 }
 
@@ -547,10 +710,66 @@ TEST_F(PostgresStoreTest, ReplicasStartingTogetherMigrateOnce) {
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(failures, 0);
   PostgresConnection db(database_->url());
-  PgResult r = db.execParams("SELECT count(*) FROM schema_migrations WHERE component = $1", PgParams().text("copy"));
-  EXPECT_EQ(r.getInt(0, 0), 1);
+  PgResult r = db.execParams("SELECT count(*), count(DISTINCT version) FROM schema_migrations WHERE component = $1",
+                             PgParams().text("copy"));
+  EXPECT_EQ(r.getInt(0, 0), r.getInt(0, 1)) << "each migration ran once";
   PostgresStore again(database_->url());  // nothing left to migrate
   EXPECT_EQ(again.count(Plant::Pepper), 0);
+}
+
+// A copy made before parked updates existed (migration 1 only) gains them when it is opened.
+TEST_F(PostgresStoreTest, ACopyOfMigrationOneMigratesAndParks) {
+  { PostgresStore(database_->url()).applyBatch({EventBuilder::create(1, 1)}, {}); }
+  {
+    PostgresConnection db(database_->url());
+    db.exec("DROP TABLE parked_updates");
+    for (Plant plant : kAllPlants) db.exec("DROP FUNCTION copy_release_parked_" + std::string(plantName(plant)));
+    db.exec("DELETE FROM schema_migrations WHERE component = 'copy' AND version = 2");
+  }
+  PostgresStore store(database_->url());
+  ApplyCounts counts = store.applyBatch({EventBuilder::update(1, 3).disease("x")}, {});
+  EXPECT_EQ(counts.parked, 1);
+  EXPECT_EQ(store.applyBatch({EventBuilder::update(1, 2).camera(2)}, {}).released, 1);
+  EXPECT_EQ(store.find(Plant::Potato, 1)->version, 3);
+}
+
+// Two replicas: B moves image 1 to v2 and has looked for parked updates (none) but not yet
+// committed, when A, seeing v1, parks v3. Whichever commits last must release v3.
+TEST_F(PostgresStoreTest, AnUpdateParkedWhileAnotherReplicaClosesItsGapIsReleased) {
+  PostgresStore a(database_->url()), b(database_->url());
+  a.applyBatch({EventBuilder::create(1, 1)}, {{"potato", 9, 1}});
+  PostgresConnection holder(database_->url());
+  holder.ensureOpen();
+  holder.exec("BEGIN");
+  holder.exec("SELECT * FROM kafka_offsets WHERE topic = 'potato' AND partition = 9 FOR UPDATE");
+  PostgresConnection watcher(database_->url());
+  watcher.ensureOpen();
+  auto waitingOnLocks = [&] {
+    return watcher.execParams("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                              " AND datname = current_database()", PgParams()).getInt(0, 0);
+  };
+  auto until = [&](std::int64_t waiting, std::chrono::seconds deadline) {
+    for (auto end = std::chrono::steady_clock::now() + deadline; std::chrono::steady_clock::now() < end;
+         std::this_thread::sleep_for(std::chrono::milliseconds(10))) {
+      if (waitingOnLocks() == waiting) return true;
+    }
+    return false;
+  };
+  // B's offsets wait for the holder, after its update and its look at the parked updates.
+  std::thread replica_b([&] { b.applyBatch({EventBuilder::update(1, 2).camera(2)}, {{"potato", 9, 2}}); });
+  std::thread replica_a;
+  try {
+    EXPECT_TRUE(until(1, std::chrono::seconds(10))) << "B did not block on its offsets";
+    replica_a = std::thread([&] { a.applyBatch({EventBuilder::update(1, 3).disease("three")}, {{"potato", 10, 1}}); });
+    until(2, std::chrono::seconds(2));  // A waits for B, if it must (without the plant's lock it commits)
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  holder.exec("COMMIT");
+  replica_b.join();
+  if (replica_a.joinable()) replica_a.join();
+  EXPECT_EQ(a.versionOf(Plant::Potato, 1), 3);
+  EXPECT_EQ(a.parkedUpdates(Plant::Potato).count, 0);
 }
 
 TEST_F(PostgresStoreTest, CopyAndSourceRefuseToShareADatabase) {
