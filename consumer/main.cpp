@@ -71,7 +71,7 @@ int run(const std::string& config_path) {
   for (auto& consumer : consumers) consumer->start();
   logEvent(LogLevel::Info, "started",
            {{"http_port", server.port()}, {"topics", topic_names.size()},
-            {"database", config.database_url}, {"batch_size", config.batch_size},
+            {"database", redactUrl(config.database_url)}, {"batch_size", config.batch_size},
             {"linger_ms", config.linger_ms}});
 
   sigset_t signals;
