@@ -410,10 +410,12 @@ Timed leafsyncEndToEnd(const Options& o, const std::map<std::string, std::string
   ConsumerMetrics metrics({topic});
   SyncStatus status;
   ConnectionPool<Store> copy([&db_path] { return std::make_unique<SqliteStore>(db_path); }, 16);
-  auto consumer = std::make_unique<TopicConsumer>(
-      config, config.topics[0], copy,
-      std::make_unique<KafkaDeadLetterProducer>(config.kafka, config.dead_letter_topic, topic),
-      metrics, status);
+  KafkaDeadLetterProducer dead_letters(config.kafka, config.dead_letter_topic);
+  auto consumer = std::make_unique<TopicConsumer>(config, config.topics[0], copy, dead_letters, metrics, status,
+                                                  [](const std::string& reason) {
+          std::cerr << "fatal: " << reason << "\n";
+          std::abort();
+        });
   SqliteStore monitor(db_path);  // a second connection: WAL lets it read beside the writer
   const bool watch_store = o.watch == "store";
 

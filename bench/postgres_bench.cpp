@@ -15,6 +15,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -160,14 +161,18 @@ Timed endToEnd(const Options& o, PostgresConnection& admin, const std::map<std::
   std::vector<std::unique_ptr<ConsumerMetrics>> metrics;
   std::vector<std::unique_ptr<SyncStatus>> statuses;
   ConnectionPool<Store> copy([&db] { return std::make_unique<PostgresStore>(db.url()); }, 16);
+  std::vector<std::unique_ptr<KafkaDeadLetterProducer>> dead_letters;  // outlives the consumers
   std::vector<std::unique_ptr<TopicConsumer>> running;
   for (int i = 0; i < consumers; ++i) {
+    dead_letters.push_back(std::make_unique<KafkaDeadLetterProducer>(config.kafka, config.dead_letter_topic));
     metrics.push_back(std::make_unique<ConsumerMetrics>(std::vector<std::string>{topic}));
     statuses.push_back(std::make_unique<SyncStatus>());
     running.push_back(std::make_unique<TopicConsumer>(
-        config, config.topics[0], copy,
-        std::make_unique<KafkaDeadLetterProducer>(config.kafka, config.dead_letter_topic, topic),
-        *metrics.back(), *statuses.back()));
+        config, config.topics[0], copy, *dead_letters.back(), *metrics.back(), *statuses.back(),
+        [](const std::string& reason) {
+          std::cerr << "fatal: " << reason << "\n";
+          std::abort();
+        }));
   }
   auto stopAll = [&] { for (auto& c : running) c->requestStop(); for (auto& c : running) c->join(); };
   auto applied = [&] {

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <map>
+#include <stdexcept>
 
+#include "DeadLetterRecord.h"
 #include "leafsync/Log.h"
 #include "leafsync/Timestamp.h"
 
@@ -52,28 +54,44 @@ PreparedBatch BatchApplier::prepare(const std::vector<InboundMessage>& messages)
     }
     logEvent(LogLevel::Warn, "event_dead_lettered",
              {{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset},
-              {"reason", reason}});
-    dead_letters_.send(m, reason);
-    ++batch.dead_lettered;
+              {"bytes", m.value.size()}, {"reason", capReason(reason, kLoggedReasonBytes)}});
+    batch.dead_letters.push_back({m, std::move(reason)});
   }
   topic_metrics_.events_consumed.Increment(static_cast<double>(messages.size()));
   topic_metrics_.bytes_consumed.Increment(static_cast<double>(bytes));
-  if (batch.dead_lettered > 0) {
-    try {
-      dead_letters_.flush();
-    } catch (const DeadLetterError&) {
-      metrics_.dead_letter_failures.Increment();
-      throw;
-    }
-    topic_metrics_.dead_lettered.Increment(static_cast<double>(batch.dead_lettered));
-  }
   for (const auto& [partition, next] : next_offsets) {
     batch.offsets.push_back({topic_.name, partition, next});
   }
   return batch;
 }
 
+std::string BatchApplier::deliverDeadLetters(PreparedBatch& batch) {
+  std::vector<DeadLetter*> pending;
+  for (DeadLetter& letter : batch.dead_letters) {
+    if (!letter.delivered) pending.push_back(&letter);
+  }
+  if (pending.empty()) return "";
+  std::string error = dead_letters_.deliver(pending);
+  std::size_t delivered = 0;
+  for (const DeadLetter* letter : pending) delivered += letter->delivered ? 1 : 0;
+  if (delivered > 0) topic_metrics_.dead_lettered.Increment(static_cast<double>(delivered));
+  if (delivered < pending.size()) {
+    metrics_.dead_letter_failures.Increment();
+    if (error.empty()) error = "dead-letter topic did not acknowledge every message";
+  }
+  return delivered < pending.size() ? error : "";
+}
+
+bool PreparedBatch::deadLettersDelivered() const {
+  for (const DeadLetter& letter : dead_letters) {
+    if (!letter.delivered) return false;
+  }
+  return true;
+}
+
 ApplyCounts BatchApplier::commit(Store& store, const PreparedBatch& batch) {
+  // The offset moves past a bad message only once its dead letter is durable.
+  if (!batch.deadLettersDelivered()) throw std::logic_error("batch committed before its dead letters were delivered");
   auto started = std::chrono::steady_clock::now();
   ApplyCounts counts;
   try {

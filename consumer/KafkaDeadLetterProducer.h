@@ -2,9 +2,10 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
-#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "BatchApplier.h"
@@ -12,26 +13,36 @@
 
 namespace leafsync {
 
-// Publishes undecodable messages to the dead-letter topic: original key and value, and in
-// headers the reason and where the message came from. Idempotent, acks=all.
-// Headers: leafsync.reason, leafsync.source.topic, leafsync.source.partition,
-// leafsync.source.offset, leafsync.source.timestamp_ms.
+// Publishes the messages that cannot be applied to the dead-letter topic (idempotent,
+// acks=all), shaped by shapeDeadLetter() to fit what the topic accepts: its
+// max.message.bytes, read from the broker at start, and the producer's message.max.bytes.
+// Each letter is tracked by its own delivery report, so one applier's failure is never
+// taken for another's success. One per process, shared by every partition applier.
 class KafkaDeadLetterProducer : public DeadLetterSink, private RdKafka::DeliveryReportCb {
  public:
   KafkaDeadLetterProducer(const std::map<std::string, std::string>& kafka_properties,
-                          std::string topic, const std::string& client_suffix);
+                          std::string topic, KafkaLogger::FatalHandler on_fatal = {});
   ~KafkaDeadLetterProducer() override;
 
-  void send(const InboundMessage& message, const std::string& reason) override;
-  void flush() override;
+  std::string deliver(const std::vector<DeadLetter*>& letters) override;
+  std::size_t maxRecordBytes() const { return max_record_bytes_; }
 
  private:
+  struct Delivery {
+    bool done = false;
+    std::string error;  // "" once acknowledged
+  };
   void dr_cb(RdKafka::Message& message) override;
+  // Queues one record; the error when librdkafka refused it at once.
+  std::string produce(const DeadLetter& letter, std::uint64_t id);
 
   std::string topic_;
   KafkaLogger logger_;
   std::unique_ptr<RdKafka::Producer> producer_;
-  std::atomic<std::int64_t> failed_{0};
+  std::size_t max_record_bytes_ = 0;
+  std::mutex mutex_;
+  std::uint64_t next_id_ = 1;
+  std::map<std::uint64_t, Delivery> deliveries_;  // letters in flight, by delivery-report opaque
 };
 
 }  // namespace leafsync

@@ -9,11 +9,12 @@ namespace leafsync {
 using Clock = std::chrono::steady_clock;
 
 PartitionApplier::PartitionApplier(const PartitionApplierContext& context, std::int32_t partition,
-                                   std::unique_ptr<RdKafka::Queue> queue)
+                                   std::unique_ptr<RdKafka::Queue> queue, std::optional<std::int64_t> start)
     : context_(context),
       partition_(partition),
       queue_(std::move(queue)),
       applier_(context.topic, context.dead_letters, context.metrics),
+      next_offset_(start.value_or(-1)),
       thread_([this] { run(); }) {}
 
 PartitionApplier::~PartitionApplier() {
@@ -34,6 +35,47 @@ void PartitionApplier::join() {
 }
 
 void PartitionApplier::run() {
+  // An exception escaping here would end the process without an orderly stop; one that
+  // reaches this point is a broken invariant, so the process stops on purpose instead.
+  try {
+    if (next_offset_ >= 0 || resolveStart()) consumeLoop();
+  } catch (const std::exception& e) {
+    context_.fatal("applier of " + context_.topic.name + "/" + std::to_string(partition_) + " failed: " + e.what());
+  }
+  store_.reset();  // back to the pool, for the partition's next applier
+}
+
+bool PartitionApplier::resolveStart() {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      StartOffset start = context_.resolve_start(partition_, connection());
+      context_.seek(partition_, start.offset);
+      next_offset_ = start.offset;
+      context_.status.assigned(context_.topic.name, partition_, start.offset,
+                               start.from_empty && context_.config.start_from_latest_when_empty);
+      logEvent(LogLevel::Info, "partition_offset_read",
+               {{"topic", context_.topic.name}, {"partition", partition_}, {"offset", start.offset},
+                {"attempts", attempt + 1}});
+      return true;
+    } catch (const StoreError& e) {
+      context_.metrics.db_errors.Increment();
+      context_.metrics.db_retries.Increment();
+      failed("offset_read_failed", attempt, e.what());
+    } catch (const StartUnknown& e) {
+      failed("start_offset_unknown", attempt, e.what());
+    }
+    if (!backoff(attempt)) return false;
+  }
+}
+
+void PartitionApplier::failed(const char* event, int attempt, const std::string& error) {
+  logEvent(LogLevel::Error, event,
+           {{"topic", context_.topic.name}, {"partition", partition_}, {"attempt", attempt},
+            {"error", error}});
+  context_.status.failed(context_.topic.name, partition_, error);
+}
+
+void PartitionApplier::consumeLoop() {
   const auto batch_size = static_cast<std::size_t>(context_.config.batch_size);
   const auto linger = std::chrono::milliseconds(context_.config.linger_ms);
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
@@ -48,11 +90,18 @@ void PartitionApplier::run() {
     std::unique_ptr<RdKafka::Message> message(queue_->consume(timeout_ms));
     switch (message->err()) {
       case RdKafka::ERR_NO_ERROR:
+        // Already applied: fetched before a seek took effect, or replayed.
+        if (message->offset() < next_offset_) break;
+        next_offset_ = message->offset() + 1;
         if (batch.empty()) deadline = Clock::now() + linger;
         batch.push_back(std::move(message));
         break;
       case RdKafka::ERR__TIMED_OUT:
       case RdKafka::ERR__PARTITION_EOF:
+        break;
+      case RdKafka::ERR__FATAL:
+        context_.fatal("Kafka fatal error on " + context_.topic.name + "/" + std::to_string(partition_) +
+                       ": " + message->errstr());
         break;
       default:
         logEvent(LogLevel::Warn, "consume_error",
@@ -71,7 +120,6 @@ void PartitionApplier::run() {
              {{"topic", context_.topic.name}, {"partition", partition_},
               {"messages", batch.size()}, {"resume_at", batch.front()->offset()}});
   }
-  store_.reset();  // back to the pool, for the partition's next applier
 }
 
 Store& PartitionApplier::connection() {
@@ -95,17 +143,13 @@ bool PartitionApplier::apply(const std::vector<std::unique_ptr<RdKafka::Message>
     batch.push_back(in);
   }
 
-  PreparedBatch prepared;
+  PreparedBatch prepared = applier_.prepare(batch);
+  // Letters the topic acknowledged stay delivered across attempts: never sent twice.
   for (int attempt = 0;; ++attempt) {
-    try {
-      prepared = applier_.prepare(batch);
-      break;
-    } catch (const DeadLetterError& e) {
-      logEvent(LogLevel::Error, "dead_letter_retry",
-               {{"topic", topic}, {"partition", partition_}, {"attempt", attempt},
-                {"error", e.what()}});
-      if (!backoff(attempt)) return false;
-    }
+    std::string error = applier_.deliverDeadLetters(prepared);
+    if (error.empty()) break;
+    failed("dead_letter_retry", attempt, error);
+    if (!backoff(attempt)) return false;
   }
   ApplyCounts counts;
   for (int attempt = 0;; ++attempt) {
@@ -114,9 +158,7 @@ bool PartitionApplier::apply(const std::vector<std::unique_ptr<RdKafka::Message>
       break;
     } catch (const StoreError& e) {
       if (!store_) context_.metrics.db_errors.Increment();  // could not even connect
-      logEvent(LogLevel::Error, "apply_failed",
-               {{"topic", topic}, {"partition", partition_}, {"attempt", attempt},
-                {"error", e.what()}});
+      failed("apply_failed", attempt, e.what());
       context_.metrics.db_retries.Increment();
       if (!backoff(attempt)) return false;
     }
@@ -131,7 +173,7 @@ bool PartitionApplier::apply(const std::vector<std::unique_ptr<RdKafka::Message>
   logEvent(LogLevel::Debug, "batch_applied",
            {{"topic", topic}, {"partition", partition_}, {"messages", batch.size()},
             {"applied", counts.appliedTotal()}, {"stale", counts.stale},
-            {"dead_lettered", prepared.dead_lettered}});
+            {"dead_lettered", prepared.dead_letters.size()}});
   return true;
 }
 

@@ -10,6 +10,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -26,6 +28,23 @@ namespace leafsync {
 // 100 ms doubling up to 5 s.
 std::chrono::milliseconds retryDelay(int attempt);
 
+// Where a partition starts: the copy's stored next offset, or — for a partition the copy
+// never saw — what start_when_empty chose (then `from_empty`).
+struct StartOffset {
+  std::int64_t offset = 0;
+  bool from_empty = false;
+};
+
+// Where a partition starts is not known yet (the broker did not tell its watermarks, or a
+// seek failed): retried like a database failure.
+class StartUnknown : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Ends the process (orderly, non-zero): for what cannot be retried. Thread-safe.
+using FatalHandler = std::function<void(const std::string& reason)>;
+
 // What every partition applier of one topic shares. Everything here outlives the appliers.
 struct PartitionApplierContext {
   const ConsumerConfig& config;
@@ -37,6 +56,11 @@ struct PartitionApplierContext {
   // Called on the applier's thread once a batch is committed to the copy: the partition's
   // next offset (to mirror to Kafka and to report lag).
   std::function<void(const PartitionOffset&, std::int64_t newest_event_ts_ms)> committed;
+  // Reads (or, for an empty copy, decides and stores) where a partition starts; throws
+  // StoreError when the copy cannot be read. Then moves the fetch there.
+  std::function<StartOffset(std::int32_t partition, Store& store)> resolve_start;
+  std::function<void(std::int32_t partition, std::int64_t offset)> seek;
+  FatalHandler fatal;
 };
 
 // Applies one partition's messages in Kafka order on a thread of its own, with its own
@@ -47,14 +71,19 @@ struct PartitionApplierContext {
 // touching the others. Messages are batched (apply.batch_size, apply.linger_ms); each batch's
 // rows and the partition's next offset commit in one transaction.
 //
-// A database failure is retried with backoff for as long as it lasts. requestStop() makes it
-// apply the batch in hand and end; if the database fails meanwhile it gives up instead:
-// nothing of that batch is committed, so whoever reads the partition next starts from the
-// copy's offset and loses nothing. Messages still in the queue are left for the same reason.
+// A database or dead-letter failure is retried with backoff for as long as it lasts, each
+// attempt counted and its error reported to SyncStatus (so a partition that does not move
+// turns stalled). requestStop() makes it apply the batch in hand and end; if the database
+// fails meanwhile it gives up instead: nothing of that batch is committed, so whoever reads
+// the partition next starts from the copy's offset and loses nothing.
+//
+// Without a `start` (the copy could not be read during the rebalance, which must not block),
+// it first reads the copy's offset itself, retrying like a batch, then seeks there. Either
+// way it never applies a message below the offset it resumed at.
 class PartitionApplier {
  public:
   PartitionApplier(const PartitionApplierContext& context, std::int32_t partition,
-                   std::unique_ptr<RdKafka::Queue> queue);
+                   std::unique_ptr<RdKafka::Queue> queue, std::optional<std::int64_t> start);
   ~PartitionApplier();  // requestStop() + join()
   PartitionApplier(const PartitionApplier&) = delete;
   PartitionApplier& operator=(const PartitionApplier&) = delete;
@@ -65,8 +94,12 @@ class PartitionApplier {
 
  private:
   void run();
+  void consumeLoop();
+  // false: a stop was requested before the copy's offset could be read.
+  bool resolveStart();
   // false: gave up because a stop was requested while the batch could not be committed.
   bool apply(const std::vector<std::unique_ptr<RdKafka::Message>>& batch);
+  void failed(const char* event, int attempt, const std::string& error);
   Store& connection();  // throws StoreError when the database cannot be reached
   // Sleeps before retry `attempt`; false when a stop was requested (no retry wanted).
   bool backoff(int attempt);
@@ -75,6 +108,7 @@ class PartitionApplier {
   const std::int32_t partition_;
   std::unique_ptr<RdKafka::Queue> queue_;
   BatchApplier applier_;
+  std::int64_t next_offset_ = -1;  // the next offset to apply; below it is already applied
   std::optional<ConnectionPool<Store>::Lease> store_;
   std::mutex mutex_;
   std::condition_variable stop_requested_;

@@ -1,7 +1,8 @@
 #include "ReadApi.h"
 
 #include <nlohmann/json.hpp>
-#include <thread>
+#include <future>
+#include <memory>
 
 #include "leafsync/HttpSupport.h"
 #include "leafsync/Log.h"
@@ -13,6 +14,10 @@ using namespace Pistache;
 using Code = Http::Code;
 
 namespace {
+
+// Forwarded writes waiting at once, and queued beyond those before a 503.
+constexpr std::size_t kWriteThreads = 8;
+constexpr std::size_t kMaxQueuedWrites = 256;
 
 nlohmann::json isoOrNull(std::int64_t ms) {
   return ms > 0 ? nlohmann::json(isoTimestamp(ms * 1000) + "Z") : nlohmann::json(nullptr);
@@ -29,7 +34,8 @@ ReadApi::ReadApi(ConnectionPool<Store>& stores, ConsumerMetrics& metrics, SyncSt
       topics_(std::move(topics)),
       forwarder_(forwarder),
       write_wait_(write_wait),
-      ready_max_lag_(ready_max_lag) {}
+      ready_max_lag_(ready_max_lag),
+      write_workers_(kWriteThreads, kMaxQueuedWrites) {}
 
 void ReadApi::forwardWrite(const Rest::Request& req, Http::ResponseWriter& res) {
   if (!forwarder_) {
@@ -39,6 +45,30 @@ void ReadApi::forwardWrite(const Rest::Request& req, Http::ResponseWriter& res) 
   }
   auto plant = plantParam(req);
   if (!plant) return sendError(req, res, Code::Not_Found, unknownPlantDetail(req.param(":plant").as<std::string>()));
+  // The request is copied and the writer moved into the task: both must outlive this handler.
+  auto refused = std::make_shared<bool>(false);
+  std::packaged_task<void()> task([this, refused, plant = *plant, request = req, response = std::move(res)]() mutable {
+    if (*refused) {
+      response.headers().add(std::make_shared<ResponseHeader>("Retry-After", "1"));
+      return sendError(request, response, Code::Service_Unavailable,
+                       "too many forwarded writes are waiting; retry shortly");
+    }
+    try {
+      forwardAndWait(request, response, plant);
+    } catch (const StoreError& e) {
+      sendError(request, response, Code::Service_Unavailable, "the database is unavailable");
+    } catch (const std::exception& e) {
+      logEvent(LogLevel::Error, "forwarded_write_failed", {{"error", e.what()}});
+      sendError(request, response, Code::Internal_Server_Error, "internal error");
+    }
+  });
+  if (!write_workers_.submit(task)) {
+    *refused = true;
+    task();
+  }
+}
+
+void ReadApi::forwardAndWait(const Rest::Request& req, Http::ResponseWriter& res, Plant plant) {
   auto auth = req.headers().tryGetRaw("Authorization");
   std::string method = Http::methodString(req.method());
   ForwardedResponse forwarded = forwarder_->forward(
@@ -59,19 +89,21 @@ void ReadApi::forwardWrite(const Rest::Request& req, Http::ResponseWriter& res) 
   }
   auto until = std::chrono::steady_clock::now() + write_wait_;
   for (;;) {
+    std::uint64_t seen = status_.commits();
     std::int64_t applied = 0;
     {
       auto store = stores_.acquire();
-      applied = store->versionOf(*plant, id);
+      applied = store->versionOf(plant, id);
     }
     if (applied >= *forwarded.version) break;
-    if (std::chrono::steady_clock::now() >= until) {
+    if (std::chrono::steady_clock::now() >= until || write_workers_.stopping()) {
       return sendError(req, res, Code::Gateway_Timeout,
                        "the producer committed the write as version " + std::to_string(*forwarded.version) +
                            " but this copy has not applied it within " + std::to_string(write_wait_.count()) +
                            " ms; it will, read again later");
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // Woken by the next commit; the bound covers a commit of another process (a shared copy).
+    status_.waitForCommit(seen, std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(20)));
   }
   res.headers().add(std::make_shared<ResponseHeader>(kVersionHeader, std::to_string(*forwarded.version)));
   sendJson(req, res, static_cast<Code>(forwarded.status), forwarded.body);
@@ -109,6 +141,7 @@ void ReadApi::registerRoutes(Rest::Router& router) {
   Rest::Routes::Get(router, "/sync-status", guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
     nlohmann::json partitions = nlohmann::json::array();
     std::int64_t total_lag = 0;
+    std::int64_t now = nowMillis();
     for (const PartitionStatus& p : status_.partitions()) {
       std::int64_t lag = p.lag();
       if (lag > 0) total_lag += lag;
@@ -119,7 +152,10 @@ void ReadApi::registerRoutes(Rest::Router& router) {
                             {"lag", lag >= 0 ? nlohmann::json(lag) : nlohmann::json(nullptr)},
                             {"last_applied_at", isoOrNull(p.last_applied_ms)},
                             {"last_event_at", isoOrNull(p.last_event_ts_ms)},
-                            {"awaiting_snapshot", p.awaiting_snapshot}});
+                            {"awaiting_snapshot", p.awaiting_snapshot},
+                            {"stalled", p.stalled(now, status_.stallAfterMs())},
+                            {"last_error", p.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.last_error)},
+                            {"last_error_at", isoOrNull(p.last_error_ms)}});
     }
     double snapshot_rows = 0;
     for (const std::string& topic : topics_) {

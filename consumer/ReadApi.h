@@ -5,6 +5,7 @@
 
 #include "SyncStatus.h"
 #include "WriteForwarder.h"
+#include "WriteWorkers.h"
 #include "leafsync/ConsumerMetrics.h"
 #include "leafsync/ConnectionPool.h"
 #include "leafsync/Store.h"
@@ -24,8 +25,9 @@ namespace leafsync {
 // The consumer's HTTP API over its copy: the seed's read endpoints, listing, sync status,
 // liveness and readiness, metrics. Writes belong to the producer's image-api: with a
 // forwarder they are sent there and answered once this copy has applied them
-// (read-your-writes, bounded by `write_wait`); without one they are refused with a JSON error
-// that says where writes go.
+// (read-your-writes, bounded by `write_wait`) — on threads of their own, so waiting writes
+// never hold the HTTP threads that serve reads and probes; without one they are refused with
+// a JSON error that says where writes go.
 class ReadApi {
  public:
   ReadApi(ConnectionPool<Store>& stores, ConsumerMetrics& metrics, SyncStatus& status,
@@ -33,6 +35,9 @@ class ReadApi {
           std::chrono::milliseconds write_wait, std::int64_t ready_max_lag);
 
   void registerRoutes(Pistache::Rest::Router& router);
+  // Answers the forwarded writes still queued or waiting, then runs no more: call before the
+  // HTTP server stops, since their answers go through its connections.
+  void stopWrites() { write_workers_.stop(); }
 
  private:
   ConnectionPool<Store>& stores_;
@@ -40,10 +45,13 @@ class ReadApi {
   SyncStatus& status_;
   std::vector<std::string> topics_;
   void forwardWrite(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
+  void forwardAndWait(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
+                      Plant plant);
 
   const WriteForwarder* forwarder_;
   std::chrono::milliseconds write_wait_;
   std::int64_t ready_max_lag_;
+  WriteWorkers write_workers_;
 };
 
 }  // namespace leafsync

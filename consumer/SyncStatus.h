@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -12,44 +14,84 @@ namespace leafsync {
 struct PartitionStatus {
   std::string topic;
   std::int32_t partition = 0;
-  std::int64_t next_offset = -1;     // next offset to apply; -1 before the first batch
+  // The copy's committed next offset (where the copy resumes): from the copy at assignment,
+  // then from every committed batch. -1 while the copy's offset could not be read yet.
+  std::int64_t next_offset = -1;
   std::int64_t high_watermark = -1;  // -1 until the broker told us
   std::int64_t last_applied_ms = 0;
   std::int64_t last_event_ts_ms = 0;  // source time of the newest event applied
-  std::int64_t fetch_position = -1;   // where the consumer reads, before anything is applied
+  std::int64_t progress_ms = 0;       // when next_offset last moved (or the assignment)
   // An empty copy that started at the end of the topic has none of the older rows until a
   // snapshot (op r rows, then an end marker on every partition) has gone through.
   bool awaiting_snapshot = false;
+  std::string last_error;  // the newest failure of this partition's applier, "" if none
+  std::int64_t last_error_ms = 0;
 
+  // Events in Kafka that the copy has not committed; -1 when not known.
   std::int64_t lag() const {
-    std::int64_t at = next_offset >= 0 ? next_offset : fetch_position;
-    return at >= 0 && high_watermark >= 0 ? std::max<std::int64_t>(0, high_watermark - at) : -1;
+    return next_offset >= 0 && high_watermark >= 0 ? std::max<std::int64_t>(0, high_watermark - next_offset) : -1;
+  }
+  // Behind (or its offset unreadable), and the copy's offset has not moved for
+  // `stall_after_ms`.
+  bool stalled(std::int64_t now_ms, std::int64_t stall_after_ms) const {
+    return (lag() > 0 || next_offset < 0) && now_ms - progress_ms >= stall_after_ms;
   }
 };
 
-// What the consumer threads report for /sync-status and readiness. Thread-safe.
+// A partition that became stalled or stopped being stalled.
+struct StallChange {
+  PartitionStatus partition;
+  bool stalled = false;
+};
+
+// What the consumer threads report for /sync-status, readiness and the stalled gauge: every
+// figure is the copy's truth (committed offsets), not the fetch position. Thread-safe.
 class SyncStatus {
  public:
+  explicit SyncStatus(std::int64_t stall_after_ms = 30000) : stall_after_ms_(stall_after_ms) {}
+
+  // A rebalance handed `topic` its (possibly empty) share.
   void topicJoined(const std::string& topic);
   void assigned(const std::string& topic, std::int32_t partition, std::int64_t next_offset,
                 bool awaiting_snapshot);
-  void observed(const std::string& topic, std::int32_t partition, std::int64_t fetch_position,
-                std::int64_t high_watermark);
+  void observed(const std::string& topic, std::int32_t partition, std::int64_t high_watermark);
   void snapshotEnded(const std::string& topic, std::int32_t partition);
   void revoked(const std::string& topic, std::int32_t partition);
   void applied(const std::string& topic, std::int32_t partition, std::int64_t next_offset,
                std::int64_t high_watermark, std::int64_t last_event_ts_ms);
+  void failed(const std::string& topic, std::int32_t partition, const std::string& error);
 
   std::vector<PartitionStatus> partitions() const;
   bool joined(const std::string& topic) const;
-  // Why the copy should not take reads yet: a topic without assignment, a partition waiting
-  // for a snapshot, or one more than `max_lag` events behind. Empty when ready.
+  std::int64_t stallAfterMs() const { return stall_after_ms_; }
+  // Why the copy should not take reads: a topic without assignment, or holding nothing since
+  // its partitions were revoked; a partition whose offset is not known, waiting for a
+  // snapshot, more than `max_lag` events behind, or stalled. Empty when ready.
   std::vector<std::string> notReadyReasons(const std::vector<std::string>& topics, std::int64_t max_lag) const;
+  // Partitions whose stalled state changed since the last call (for the gauge and the log).
+  std::vector<StallChange> stallChanges();
+
+  // Batches committed so far; waitForCommit() returns once there are more than `seen`, or
+  // at `until` — so a forwarded write waits for commits instead of polling the copy.
+  std::uint64_t commits() const;
+  void waitForCommit(std::uint64_t seen, std::chrono::steady_clock::time_point until) const;
 
  private:
+  struct TopicState {
+    bool joined = false;
+    int held = 0;
+    bool lost_all = false;  // had partitions, a revocation took them all, no assignment since
+  };
+  const std::int64_t stall_after_ms_;
   mutable std::mutex mutex_;
-  std::map<std::string, bool> joined_;
+  std::map<std::string, TopicState> topics_;
   std::map<std::pair<std::string, std::int32_t>, PartitionStatus> partitions_;
+  std::map<std::pair<std::string, std::int32_t>, bool> reported_stalled_;
+  std::uint64_t commits_ = 0;
+  mutable std::condition_variable committed_;
 };
+
+// "potato/1: stalled for 42 s at offset 1200, 300 events behind; last error: …"
+std::string describeStall(const PartitionStatus& p, std::int64_t now_ms);
 
 }  // namespace leafsync

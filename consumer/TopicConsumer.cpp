@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "leafsync/Log.h"
+#include "leafsync/Timestamp.h"
 
 namespace leafsync {
 namespace {
@@ -19,20 +20,23 @@ struct TopicPartitionList {
 }  // namespace
 
 TopicConsumer::TopicConsumer(const ConsumerConfig& config, const TopicConfig& topic,
-                             ConnectionPool<Store>& copy,
-                             std::unique_ptr<DeadLetterSink> dead_letters,
-                             ConsumerMetrics& metrics, SyncStatus& status)
+                             ConnectionPool<Store>& copy, DeadLetterSink& dead_letters,
+                             ConsumerMetrics& metrics, SyncStatus& status, FatalHandler fatal)
     : config_(config),
       topic_(topic),
       copy_(copy),
-      dead_letters_(std::move(dead_letters)),
+      dead_letters_(dead_letters),
       metrics_(metrics),
       status_(status),
-      applier_context_{config_, topic_, copy_, *dead_letters_, metrics_, status_,
+      fatal_(std::move(fatal)),
+      applier_context_{config_, topic_, copy_, dead_letters_, metrics_, status_,
                        [this](const PartitionOffset& offset, std::int64_t newest_ts) {
                          committed(offset, newest_ts);
-                       }},
-      logger_("consumer-" + topic.name) {
+                       },
+                       [this](std::int32_t partition, Store& store) { return resolveStart(partition, store); },
+                       [this](std::int32_t partition, std::int64_t offset) { seek(partition, offset); },
+                       [this](const std::string& reason) { fail(reason); }},
+      logger_("consumer-" + topic.name, [this](const std::string& reason) { fail(reason); }) {
   auto props = config.kafka;
   // The copy holds the offsets; Kafka's committed offsets are only a mirror for tools.
   props["enable.auto.commit"] = "false";
@@ -62,40 +66,8 @@ void TopicConsumer::join() {
 }
 
 void TopicConsumer::run() {
-  RdKafka::ErrorCode err = consumer_->subscribe({topic_.name});
-  if (err != RdKafka::ERR_NO_ERROR) {
-    logEvent(LogLevel::Error, "subscribe_failed",
-             {{"topic", topic_.name}, {"error", RdKafka::err2str(err)}});
-    return;
-  }
-  logEvent(LogLevel::Info, "consumer_started", {{"topic", topic_.name}});
-  Clock::time_point next_refresh{};
-  while (!stop_) {
-    if (Clock::now() >= next_refresh) {
-      refreshPositions();
-      next_refresh = Clock::now() + std::chrono::milliseconds(500);
-    }
-    // Messages go to the partitions' own queues; this queue serves rebalances and errors.
-    std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
-    switch (message->err()) {
-      case RdKafka::ERR_NO_ERROR:
-        // Every assigned partition's queue is taken before its assignment, so this is a
-        // message of a partition no applier owns: not applied, not committed, read again by
-        // its owner from the copy's offset.
-        logEvent(LogLevel::Error, "message_without_applier",
-                 {{"topic", topic_.name}, {"partition", message->partition()},
-                  {"offset", message->offset()}});
-        break;
-      case RdKafka::ERR__TIMED_OUT:
-      case RdKafka::ERR__PARTITION_EOF:
-        break;
-      default:
-        logEvent(LogLevel::Warn, "consume_error",
-                 {{"topic", topic_.name}, {"error", message->errstr()}});
-        if (message->err() == RdKafka::ERR__FATAL) stop_ = true;
-        break;
-    }
-  }
+  poll();
+  if (!stop_) fail("the consumer thread of topic '" + topic_.name + "' ended");
   stopAppliers(assignedPartitions());
   if (!ever_assigned_) {
     // librdkafka before 2.3.0 aborts when a cooperative-sticky consumer is destroyed before
@@ -115,6 +87,56 @@ void TopicConsumer::run() {
     (void)consumer_.release();
   }
   logEvent(LogLevel::Info, "consumer_stopped", {{"topic", topic_.name}});
+}
+
+void TopicConsumer::fail(const std::string& reason) {
+  stop_ = true;
+  fatal_(reason);
+}
+
+void TopicConsumer::poll() {
+  RdKafka::ErrorCode err = consumer_->subscribe({topic_.name});
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return fail("cannot subscribe to topic '" + topic_.name + "': " + RdKafka::err2str(err));
+  }
+  logEvent(LogLevel::Info, "consumer_started", {{"topic", topic_.name}});
+  Clock::time_point next_refresh{};
+  while (!stop_) {
+    if (Clock::now() >= next_refresh) {
+      refreshPositions();
+      next_refresh = Clock::now() + std::chrono::milliseconds(200);
+    }
+    // Messages go to the partitions' own queues; this queue serves rebalances and errors.
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
+    switch (message->err()) {
+      case RdKafka::ERR_NO_ERROR:
+        // Every assigned partition's queue is taken before its assignment, so this is a
+        // message of a partition no applier owns: not applied, not committed, read again by
+        // its owner from the copy's offset.
+        logEvent(LogLevel::Error, "message_without_applier",
+                 {{"topic", topic_.name}, {"partition", message->partition()},
+                  {"offset", message->offset()}});
+        break;
+      case RdKafka::ERR__TIMED_OUT:
+      case RdKafka::ERR__PARTITION_EOF:
+        break;
+      case RdKafka::ERR__FATAL: {
+        std::string why;
+        RdKafka::ErrorCode cause = consumer_->fatal_error(why);
+        return fail("Kafka fatal error on topic '" + topic_.name + "': " + RdKafka::err2str(cause) + ": " + why);
+      }
+      // Credentials or ACLs refused: retrying does not change the answer.
+      case RdKafka::ERR__AUTHENTICATION:
+      case RdKafka::ERR_SASL_AUTHENTICATION_FAILED:
+      case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+      case RdKafka::ERR_GROUP_AUTHORIZATION_FAILED:
+        return fail("Kafka refused topic '" + topic_.name + "': " + message->errstr());
+      default:
+        logEvent(LogLevel::Warn, "consume_error",
+                 {{"topic", topic_.name}, {"error", message->errstr()}});
+        break;
+    }
+  }
 }
 
 std::vector<std::int32_t> TopicConsumer::assignedPartitions() const {
@@ -145,70 +167,62 @@ void TopicConsumer::committed(const PartitionOffset& offset, std::int64_t newest
   consumer_->commitAsync(list.items);
 }
 
-std::optional<std::int64_t> TopicConsumer::storedOffset(const RdKafka::TopicPartition& tp) {
-  for (int attempt = 0;; ++attempt) {
-    try {
-      return copy_.acquire()->nextOffset(tp.topic(), tp.partition());
-    } catch (const StoreError& e) {
-      metrics_.db_errors.Increment();
-      metrics_.db_retries.Increment();
-      logEvent(LogLevel::Error, "offset_read_failed",
-               {{"topic", tp.topic()}, {"partition", tp.partition()}, {"attempt", attempt},
-                {"error", e.what()}});
-      if (stop_) return std::nullopt;
-      backoff(attempt);
-    }
-  }
-}
-
-std::int64_t TopicConsumer::startWhenEmpty(const RdKafka::TopicPartition& tp) {
-  // Resolved here rather than by the fetcher: OFFSET_BEGINNING costs librdkafka 2.0.2 a fixed
-  // 500 ms offset-query timer, and "latest" resolved later would race with events published
+StartOffset TopicConsumer::resolveStart(std::int32_t partition, Store& store) {
+  if (std::optional<std::int64_t> stored = store.nextOffset(topic_.name, partition)) return {*stored, false};
+  // The copy answered and never saw this partition: start_when_empty applies. Resolved here
+  // rather than by the fetcher: OFFSET_BEGINNING costs librdkafka 2.0.2 a fixed 500 ms
+  // offset-query timer, and "latest" resolved later would race with events published
   // meanwhile (a snapshot started right after this copy joined).
   std::int64_t low = 0;
   std::int64_t high = -1;
-  bool latest = config_.start_from_latest_when_empty;
-  RdKafka::ErrorCode err = consumer_->query_watermark_offsets(tp.topic(), tp.partition(), &low, &high, 10000);
+  RdKafka::ErrorCode err = consumer_->query_watermark_offsets(topic_.name, partition, &low, &high, 5000);
   if (err != RdKafka::ERR_NO_ERROR || high < 0) {
-    logEvent(LogLevel::Warn, "watermarks_unknown", {{"topic", tp.topic()}, {"partition", tp.partition()},
-                                                    {"error", RdKafka::err2str(err)}});
-    return latest ? RdKafka::Topic::OFFSET_END : RdKafka::Topic::OFFSET_BEGINNING;
+    throw StartUnknown("watermarks of " + topic_.name + "/" + std::to_string(partition) +
+                       " unknown: " + RdKafka::err2str(err));
   }
-  if (!latest) return low;  // if retention moves it meanwhile, auto.offset.reset=earliest applies
+  if (!config_.start_from_latest_when_empty) return {low, true};  // retention moving it: auto.offset.reset
   // Latest is stored as this partition's offset at once, so the choice is made once and
   // nothing published after it is skipped, even across a restart.
-  for (int attempt = 0;; ++attempt) {
-    try {
-      copy_.acquire()->applyBatch({}, {{tp.topic(), tp.partition(), high}});
-      return high;
-    } catch (const StoreError& e) {
-      metrics_.db_errors.Increment();
-      metrics_.db_retries.Increment();
-      logEvent(LogLevel::Error, "offset_store_failed", {{"error", e.what()}});
-      if (stop_) return high;
-      backoff(attempt);
-    }
+  store.applyBatch({}, {{topic_.name, partition, high}});
+  return {high, true};
+}
+
+void TopicConsumer::seek(std::int32_t partition, std::int64_t offset) {
+  std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic_.name, partition, offset));
+  RdKafka::ErrorCode err = consumer_->seek(*tp, 5000);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    throw StartUnknown("cannot seek " + topic_.name + "/" + std::to_string(partition) + " to " +
+                       std::to_string(offset) + ": " + RdKafka::err2str(err));
   }
 }
 
 void TopicConsumer::refreshPositions() {
   TopicPartitionList assigned;
-  if (consumer_->assignment(assigned.items) != RdKafka::ERR_NO_ERROR || assigned.items.empty()) return;
-  consumer_->position(assigned.items);
-  for (RdKafka::TopicPartition* tp : assigned.items) {
-    std::int64_t low = 0;
-    std::int64_t high = -1;
-    consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high);
-    // Nothing fetched yet from an empty partition still means caught up.
-    std::int64_t position = tp->offset() >= 0 ? tp->offset() : (high == low && high >= 0 ? high : -1);
-    status_.observed(tp->topic(), tp->partition(), position, high);
-    if (high >= 0 && position >= 0) metrics_.setLag(tp->topic(), tp->partition(), std::max<std::int64_t>(0, high - position));
+  if (consumer_->assignment(assigned.items) == RdKafka::ERR_NO_ERROR) {
+    for (RdKafka::TopicPartition* tp : assigned.items) {
+      std::int64_t low = 0;
+      std::int64_t high = -1;
+      consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high);
+      status_.observed(tp->topic(), tp->partition(), high);
+    }
   }
-}
-
-void TopicConsumer::backoff(int attempt) {
-  auto until = Clock::now() + retryDelay(attempt);
-  while (!stop_ && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::int64_t now = nowMillis();
+  for (const PartitionStatus& p : status_.partitions()) {
+    if (p.topic != topic_.name) continue;
+    if (p.lag() >= 0) metrics_.setLag(p.topic, p.partition, p.lag());
+    metrics_.setStalled(p.topic, p.partition, p.stalled(now, status_.stallAfterMs()));
+  }
+  for (const StallChange& change : status_.stallChanges()) {
+    const PartitionStatus& p = change.partition;
+    if (change.stalled) {
+      logEvent(LogLevel::Error, "partition_stalled",
+               {{"topic", p.topic}, {"partition", p.partition}, {"next_offset", p.next_offset},
+                {"lag", p.lag()}, {"for_s", (now - p.progress_ms) / 1000}, {"last_error", p.last_error}});
+    } else {
+      logEvent(LogLevel::Info, "partition_unstalled",
+               {{"topic", p.topic}, {"partition", p.partition}, {"next_offset", p.next_offset}, {"lag", p.lag()}});
+    }
+  }
 }
 
 void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -216,12 +230,33 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
   metrics_.rebalances.Increment();
   bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    std::optional<ConnectionPool<Store>::Lease> lease;
+    bool copy_unreadable = false;
     for (RdKafka::TopicPartition* tp : partitions) {
-      std::optional<std::int64_t> stored = storedOffset(*tp);
-      std::int64_t start = stored ? *stored : startWhenEmpty(*tp);
-      tp->set_offset(start);
-      status_.assigned(tp->topic(), tp->partition(), stored.value_or(-1),
-                       !stored && config_.start_from_latest_when_empty);
+      // One attempt: the callback must not wait out a database outage (librdkafka would
+      // leave the group after max.poll.interval.ms). If it fails, the applier reads the
+      // offset itself and seeks; meanwhile the fetch waits at the beginning, below anything
+      // the copy can have applied, and the applier drops what is below its start.
+      std::optional<StartOffset> start;
+      try {
+        // One connection for the whole assignment; after one failure the others do not
+        // wait on the database either (a connect can take connect_timeout).
+        if (copy_unreadable) throw StoreError("the copy did not answer for an earlier partition");
+        if (!lease) lease.emplace(copy_.acquire());
+        start = resolveStart(tp->partition(), **lease);
+      } catch (const StoreError& e) {
+        copy_unreadable = true;
+        metrics_.db_errors.Increment();
+        logEvent(LogLevel::Error, "offset_read_failed",
+                 {{"topic", tp->topic()}, {"partition", tp->partition()}, {"attempt", 0},
+                  {"error", e.what()}});
+      } catch (const StartUnknown& e) {
+        logEvent(LogLevel::Warn, "start_offset_unknown",
+                 {{"topic", tp->topic()}, {"partition", tp->partition()}, {"error", e.what()}});
+      }
+      tp->set_offset(start ? start->offset : RdKafka::Topic::OFFSET_BEGINNING);
+      status_.assigned(tp->topic(), tp->partition(), start ? start->offset : -1,
+                       start && start->from_empty && config_.start_from_latest_when_empty);
       // Taken off the consumer's queue before the fetch starts, so no message of this
       // partition reaches anyone but its applier.
       std::unique_ptr<RdKafka::Queue> queue(consumer->get_partition_queue(tp));
@@ -233,11 +268,13 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
                  {{"topic", tp->topic()}, {"partition", tp->partition()}});
         std::abort();
       }
-      appliers_[tp->partition()] =
-          std::make_unique<PartitionApplier>(applier_context_, tp->partition(), std::move(queue));
+      appliers_[tp->partition()] = std::make_unique<PartitionApplier>(
+          applier_context_, tp->partition(), std::move(queue),
+          start ? std::optional<std::int64_t>(start->offset) : std::nullopt);
       logEvent(LogLevel::Info, "partition_assigned",
                {{"topic", tp->topic()}, {"partition", tp->partition()},
-                {"offset", stored ? std::to_string(*stored) : std::string("none")}});
+                {"offset", start ? std::to_string(start->offset) : std::string("unread")},
+                {"from_empty", start && start->from_empty}});
     }
     std::unique_ptr<RdKafka::Error> error;
     if (cooperative) {
@@ -257,7 +294,7 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     stopAppliers(revoked);
     for (RdKafka::TopicPartition* tp : partitions) {
       status_.revoked(tp->topic(), tp->partition());
-      metrics_.clearLag(tp->topic(), tp->partition());
+      metrics_.clearPartition(tp->topic(), tp->partition());
       logEvent(LogLevel::Info, "partition_revoked",
                {{"topic", tp->topic()}, {"partition", tp->partition()}});
     }

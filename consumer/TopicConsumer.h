@@ -23,17 +23,22 @@ namespace leafsync {
 // hands each message to the PartitionApplier of its partition (one thread and one connection
 // to the copy per assigned partition), so partitions are applied in parallel, each in order.
 //
-// On assignment it seeks to the offsets stored in the copy (the copy, not Kafka, is the
-// truth); before partitions are revoked their appliers commit what they hold. While an
-// applier waits out a database outage, librdkafka stops fetching its partition once the
-// partition's prefetch queue is full, and this thread goes on polling, so the group keeps
-// this member. requestStop() makes every applier commit what it holds, then the consumer
-// closes (leaving the group at once).
+// On assignment it starts each partition at the offset stored in the copy (the copy, not
+// Kafka, is the truth), read once: when the copy cannot be read then, the partition's applier
+// reads it itself and seeks, so the rebalance callback never waits on the database. Before
+// partitions are revoked their appliers commit what they hold. While an applier waits out a
+// database outage, librdkafka stops fetching its partition once the partition's prefetch
+// queue is full, and this thread goes on polling, so the group keeps this member. It also
+// keeps lag, readiness and the stalled gauge current from the copy's committed offsets.
+// requestStop() makes every applier commit what it holds, then the consumer closes (leaving
+// the group at once). What the consumer cannot recover from — a fatal librdkafka error (a
+// fenced static member), a failed subscribe, an authentication or authorization failure —
+// goes to `fatal`, and the thread stops as if asked to.
 class TopicConsumer : private RdKafka::RebalanceCb {
  public:
   TopicConsumer(const ConsumerConfig& config, const TopicConfig& topic, ConnectionPool<Store>& copy,
-                std::unique_ptr<DeadLetterSink> dead_letters, ConsumerMetrics& metrics,
-                SyncStatus& status);
+                DeadLetterSink& dead_letters, ConsumerMetrics& metrics, SyncStatus& status,
+                FatalHandler fatal);
   ~TopicConsumer() override;
 
   void start();
@@ -42,24 +47,28 @@ class TopicConsumer : private RdKafka::RebalanceCb {
 
  private:
   void run();
+  void poll();
+  void fail(const std::string& reason);
   void stopAppliers(const std::vector<std::int32_t>& partitions);
   std::vector<std::int32_t> assignedPartitions() const;  // those with an applier
   void committed(const PartitionOffset& offset, std::int64_t newest_event_ts_ms);
-  std::optional<std::int64_t> storedOffset(const RdKafka::TopicPartition& tp);
-  // The offset of a partition the copy never saw (start_when_empty).
-  std::int64_t startWhenEmpty(const RdKafka::TopicPartition& tp);
-  // Watermarks and fetch positions, for lag and readiness.
+  // The copy's stored offset, or for a partition the copy never saw, start_when_empty's
+  // choice (latest is stored at once, so it is made once). Throws StoreError when the copy
+  // cannot be read, StartUnknown when the broker's watermarks are not known.
+  StartOffset resolveStart(std::int32_t partition, Store& store);
+  void seek(std::int32_t partition, std::int64_t offset);
+  // High watermarks, lag and stalls from the copy's committed offsets.
   void refreshPositions();
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
-  void backoff(int attempt);
 
   const ConsumerConfig& config_;
   TopicConfig topic_;
   ConnectionPool<Store>& copy_;
-  std::unique_ptr<DeadLetterSink> dead_letters_;
+  DeadLetterSink& dead_letters_;
   ConsumerMetrics& metrics_;
   SyncStatus& status_;
+  FatalHandler fatal_;
   PartitionApplierContext applier_context_;
   KafkaLogger logger_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;

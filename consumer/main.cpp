@@ -1,9 +1,5 @@
 // leafsync-consumer: Kafka change events → the copy (consumer_plant_db) + the read API.
 
-#include <pthread.h>
-#include <signal.h>
-
-#include <cstring>
 #include <iostream>
 #include <memory>
 #include <pistache/router.h>
@@ -22,6 +18,7 @@
 #include "leafsync/Log.h"
 #include "leafsync/StoreFactory.h"
 #include "leafsync/ConnectionPool.h"
+#include "leafsync/StopSignals.h"
 
 namespace {
 
@@ -33,7 +30,7 @@ void usage() {
                "  --print-env     list the LEAFSYNC_* variables that override settings\n";
 }
 
-int run(const std::string& config_path) {
+int run(const std::string& config_path, leafsync::StopSignals& stop) {
   using namespace leafsync;
   ConsumerConfig config = loadConsumerConfig(config_path, processEnvironment());
   setLogLevel(config.log_level);
@@ -41,7 +38,8 @@ int run(const std::string& config_path) {
   std::vector<std::string> topic_names;
   for (const TopicConfig& t : config.topics) topic_names.push_back(t.name);
   ConsumerMetrics metrics(topic_names);
-  SyncStatus status;
+  SyncStatus status(static_cast<std::int64_t>(config.stall_after_s) * 1000);
+  FatalHandler fatal = [&stop](const std::string& reason) { stop.fail(reason); };
 
   // Connections to the copy for the partition appliers and offset reads; the read API has
   // its own, so a burst of requests never waits for an applier's connection.
@@ -50,12 +48,10 @@ int run(const std::string& config_path) {
   ConnectionPool<Store> stores(open, static_cast<std::size_t>(config.http_threads));
   openAtStartup(copy, config.database_url);
 
+  KafkaDeadLetterProducer dead_letters(config.kafka, config.dead_letter_topic, fatal);
   std::vector<std::unique_ptr<TopicConsumer>> consumers;
   for (const TopicConfig& topic : config.topics) {
-    consumers.push_back(std::make_unique<TopicConsumer>(
-        config, topic, copy,
-        std::make_unique<KafkaDeadLetterProducer>(config.kafka, config.dead_letter_topic, topic.name),
-        metrics, status));
+    consumers.push_back(std::make_unique<TopicConsumer>(config, topic, copy, dead_letters, metrics, status, fatal));
   }
 
   std::unique_ptr<WriteForwarder> forwarder;
@@ -72,33 +68,28 @@ int run(const std::string& config_path) {
   logEvent(LogLevel::Info, "started",
            {{"http_port", server.port()}, {"topics", topic_names.size()},
             {"database", redactUrl(config.database_url)}, {"batch_size", config.batch_size},
-            {"linger_ms", config.linger_ms}});
+            {"linger_ms", config.linger_ms}, {"stall_after_s", config.stall_after_s}});
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  logEvent(LogLevel::Info, "stopping", {{"signal", strsignal(signal_number)}});
-
+  std::optional<std::string> failure = stop.wait();
+  if (failure) {
+    logEvent(LogLevel::Error, "fatal", {{"reason", *failure}});
+  } else {
+    logEvent(LogLevel::Info, "stopping", {{"signal", stop.signalName()}});
+  }
+  api.stopWrites();
   for (auto& consumer : consumers) consumer->requestStop();
   for (auto& consumer : consumers) consumer->join();
   consumers.clear();
-  logEvent(LogLevel::Info, "stopped");
-  return 0;
+  int exit_code = failure ? 1 : 0;
+  logEvent(failure ? LogLevel::Error : LogLevel::Info, "stopped", {{"exit_code", exit_code}});
+  return exit_code;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Block the stop signals before any thread starts, so only sigwait() sees them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Blocks the stop signals before any thread starts, so only stop.wait() sees them.
+  leafsync::StopSignals stop;
 
   std::string config_path = "config/consumer.yaml";
   for (int i = 1; i < argc; ++i) {
@@ -118,7 +109,7 @@ int main(int argc, char** argv) {
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   try {
-    return run(config_path);
+    return run(config_path, stop);
   } catch (const leafsync::ConfigError& e) {
     leafsync::logEvent(leafsync::LogLevel::Error, "config_error", {{"error", e.what()}});
     return 2;

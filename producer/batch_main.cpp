@@ -18,6 +18,7 @@
 #include "leafsync/ConnectionPool.h"
 #include "leafsync/HttpSupport.h"
 #include "leafsync/Log.h"
+#include "leafsync/StopSignals.h"
 #include "leafsync/StoreFactory.h"
 #include "leafsync/Timestamp.h"
 
@@ -102,14 +103,6 @@ nlohmann::json runJson(const BatchRunResult& r) {
           {"max_staleness_seconds", r.max_staleness_s}};
 }
 
-sigset_t stopSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  return signals;
-}
-
 int run(const Args& args) {
   if (auto level = parseLogLevel(args.get("--log-level", "LEAFSYNC_LOG_LEVEL", "info"))) {
     setLogLevel(*level);
@@ -183,7 +176,7 @@ int run(const Args& args) {
             {"period_s", static_cast<double>(options.period.count()) / 1000.0}, {"source", redactUrl(source_url)},
             {"copy", redactUrl(copy_url)}});
 
-  sigset_t signals = stopSignals();
+  sigset_t signals = stopSignalSet();
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   logEvent(LogLevel::Info, "stopping", {{"signal", strsignal(signal_number)}});
@@ -197,7 +190,7 @@ int run(const Args& args) {
 
 int main(int argc, char** argv) {
   using namespace leafsync;
-  sigset_t signals = stopSignals();
+  sigset_t signals = stopSignalSet();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   try {

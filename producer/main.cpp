@@ -22,6 +22,7 @@
 #include "leafsync/ConnectionPool.h"
 #include "leafsync/HttpSupport.h"
 #include "leafsync/Log.h"
+#include "leafsync/StopSignals.h"
 #include "leafsync/ProducerConfig.h"
 #include "leafsync/StoreFactory.h"
 #include "leafsync/Timestamp.h"
@@ -69,14 +70,6 @@ Args parseArgs(int argc, char** argv) {
   return args;
 }
 
-sigset_t stopSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  return signals;
-}
-
 std::unique_ptr<OutboxRelay> makeRelay(const ProducerConfig& config, ProducerMetrics& metrics) {
   return std::make_unique<OutboxRelay>([url = config.database_url] { return openSourceStore(url); },
                                        std::make_unique<KafkaEventPublisher>(config.kafka), config.topics,
@@ -93,7 +86,7 @@ class WritingRun {
       relay_->start();
     }
     watcher_ = std::thread([this] {
-      sigset_t signals = stopSignals();
+      sigset_t signals = stopSignalSet();
       int signal_number = 0;
       sigwait(&signals, &signal_number);
       stop_ = true;
@@ -142,7 +135,7 @@ int serve(const Args& args) {
   logEvent(LogLevel::Info, "started",
            {{"http_port", server.port()}, {"database", redactUrl(config.database_url)},
             {"writes_need_token", !config.write_token.empty()}});
-  sigset_t signals = stopSignals();
+  sigset_t signals = stopSignalSet();
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   logEvent(LogLevel::Info, "stopping", {{"signal", strsignal(signal_number)}});
@@ -223,7 +216,7 @@ int verify(const Args& args) {
 
 int main(int argc, char** argv) {
   using namespace leafsync;
-  sigset_t signals = stopSignals();
+  sigset_t signals = stopSignalSet();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   // Summaries are read by scripts and tests as they happen, also when stdout is a file.

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   librdkafka-dev libpistache-dev prometheus-cpp-dev libyaml-cpp-dev libgtest-dev libgmock-dev
-  libsqlite3-dev sqlite3 libpq-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev
+  libsqlite3-dev sqlite3 libpq-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev
   postgresql prometheus kcat apache2-utils default-jre-headless maven
   jq python3-matplotlib time
 )

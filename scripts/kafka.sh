@@ -8,7 +8,8 @@
 #
 # Usage: scripts/kafka.sh COMMAND [ARGS]
 #   start                      start the broker (idempotent), wait until it serves
-#   stop [--purge]             stop it (idempotent); --purge also deletes its data dir
+#   stop [--purge] [--kill]    stop it (idempotent); --purge also deletes its data dir;
+#                              --kill sends SIGKILL at once (a crash, for fault tests)
 #   clean                      same as: stop --purge
 #   restart                    stop + start (data kept)
 #   status                     exit 0 if running and answering, 3 otherwise
@@ -258,8 +259,14 @@ cmd_stop() {
     stop_args "$@"
     local pid
     if pid=$(broker_pid); then
-        log "stopping broker (pid $pid)"
-        service_terminate "$pid" "$KAFKA_STOP_TIMEOUT"
+        if ((KILL)); then
+            log "killing broker (pid $pid) with SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        else
+            log "stopping broker (pid $pid)"
+            service_terminate "$pid" "$KAFKA_STOP_TIMEOUT"
+        fi
         log "stopped"
     else
         log "not running"

@@ -89,6 +89,10 @@ const std::vector<Override>& overrides() {
        [](ConsumerConfig& c, const std::string& v) {
          c.ready_max_lag = parseIntSetting(v, "LEAFSYNC_READY_MAX_LAG", 0, 100000000);
        }},
+      {{"LEAFSYNC_STALL_AFTER_S", "stall_after_s"},
+       [](ConsumerConfig& c, const std::string& v) {
+         c.stall_after_s = parseIntSetting(v, "LEAFSYNC_STALL_AFTER_S", 1, 86400);
+       }},
       {{"LEAFSYNC_LOG_LEVEL", "log_level"}, setLogLevel},
   };
   return table;
@@ -184,6 +188,7 @@ ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environmen
   }
   if (root["producer_url"]) c.producer_url = yamlValue<std::string>(root["producer_url"], "producer_url");
   if (root["ready_max_lag"]) c.ready_max_lag = yamlValue<int>(root["ready_max_lag"], "ready_max_lag");
+  if (root["stall_after_s"]) c.stall_after_s = yamlValue<int>(root["stall_after_s"], "stall_after_s");
   if (root["write_wait_ms"]) c.write_wait_ms = yamlValue<int>(root["write_wait_ms"], "write_wait_ms");
   if (root["log_level"]) setLogLevel(c, yamlValue<std::string>(root["log_level"], "log_level"));
 

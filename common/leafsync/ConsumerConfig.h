@@ -44,6 +44,9 @@ struct ConsumerConfig {
   std::string producer_url;  // where writes go; empty means this copy refuses them
   int write_wait_ms = 5000;  // how long a forwarded write waits to be applied to this copy
   int ready_max_lag = 1000;  // readiness: at most this many events behind on every partition
+  // A partition behind whose committed offset has not moved for this long is stalled: not
+  // ready, leafsync_partition_stalled = 1, a log line with its last error.
+  int stall_after_s = 30;
   LogLevel log_level = LogLevel::Info;
 };
 

@@ -48,10 +48,16 @@ ConsumerMetrics::ConsumerMetrics(std::shared_ptr<prometheus::Registry> r,
                                .Register(*r)
                                .Add({})),
       registry_(std::move(r)),
-      lag_family_(BuildGauge()
-                      .Name("leafsync_consumer_lag")
-                      .Help("Messages in the partition not yet applied to the copy")
-                      .Register(*registry_)) {
+      lag_{BuildGauge()
+               .Name("leafsync_consumer_lag")
+               .Help("Messages in the partition (high watermark) that the copy has not committed")
+               .Register(*registry_),
+           {}},
+      stalled_{BuildGauge()
+                   .Name("leafsync_partition_stalled")
+                   .Help("1 while the partition is behind and its committed offset has not moved for stall_after_s")
+                   .Register(*registry_),
+               {}} {
   auto& consumed = BuildCounter()
                        .Name("leafsync_events_consumed_total")
                        .Help("Kafka messages read, bad ones included")
@@ -105,20 +111,32 @@ ConsumerMetrics::TopicMetrics& ConsumerMetrics::topic(const std::string& name) {
 }
 
 void ConsumerMetrics::setLag(const std::string& topic, std::int32_t partition, std::int64_t lag) {
-  std::lock_guard<std::mutex> lock(lag_mutex_);
-  auto& gauge = lag_[{topic, partition}];
-  if (!gauge) {
-    gauge = &lag_family_.Add({{"topic", topic}, {"partition", std::to_string(partition)}});
-  }
-  gauge->Set(static_cast<double>(lag));
+  std::lock_guard<std::mutex> lock(partition_mutex_);
+  lag_.child(topic, partition).Set(static_cast<double>(lag));
 }
 
-void ConsumerMetrics::clearLag(const std::string& topic, std::int32_t partition) {
-  std::lock_guard<std::mutex> lock(lag_mutex_);
-  auto it = lag_.find({topic, partition});
-  if (it == lag_.end()) return;
-  lag_family_.Remove(it->second);
-  lag_.erase(it);
+void ConsumerMetrics::setStalled(const std::string& topic, std::int32_t partition, bool stalled) {
+  std::lock_guard<std::mutex> lock(partition_mutex_);
+  stalled_.child(topic, partition).Set(stalled ? 1 : 0);
+}
+
+void ConsumerMetrics::clearPartition(const std::string& topic, std::int32_t partition) {
+  std::lock_guard<std::mutex> lock(partition_mutex_);
+  lag_.remove(topic, partition);
+  stalled_.remove(topic, partition);
+}
+
+prometheus::Gauge& ConsumerMetrics::PartitionGauges::child(const std::string& topic, std::int32_t partition) {
+  auto& gauge = children[{topic, partition}];
+  if (!gauge) gauge = &family.Add({{"topic", topic}, {"partition", std::to_string(partition)}});
+  return *gauge;
+}
+
+void ConsumerMetrics::PartitionGauges::remove(const std::string& topic, std::int32_t partition) {
+  auto it = children.find({topic, partition});
+  if (it == children.end()) return;
+  family.Remove(it->second);
+  children.erase(it);
 }
 
 std::string ConsumerMetrics::serialize() const {

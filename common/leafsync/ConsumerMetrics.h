@@ -39,8 +39,11 @@ class ConsumerMetrics {
   explicit ConsumerMetrics(const std::vector<std::string>& topics);
 
   TopicMetrics& topic(const std::string& name);  // throws std::out_of_range for an unknown topic
+  // Per-partition gauges, created when a partition is first reported and removed when it is
+  // revoked, so labels stay bounded by the partitions this process holds.
   void setLag(const std::string& topic, std::int32_t partition, std::int64_t lag);
-  void clearLag(const std::string& topic, std::int32_t partition);
+  void setStalled(const std::string& topic, std::int32_t partition, bool stalled);
+  void clearPartition(const std::string& topic, std::int32_t partition);
 
   prometheus::Histogram& apply_batch_seconds;
   prometheus::Counter& db_errors;
@@ -56,10 +59,16 @@ class ConsumerMetrics {
                            const std::vector<std::string>& topics);
 
   std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Gauge>& lag_family_;
+  struct PartitionGauges {
+    prometheus::Family<prometheus::Gauge>& family;
+    std::map<std::pair<std::string, std::int32_t>, prometheus::Gauge*> children;
+    prometheus::Gauge& child(const std::string& topic, std::int32_t partition);
+    void remove(const std::string& topic, std::int32_t partition);
+  };
   std::map<std::string, std::unique_ptr<TopicMetrics>> topics_;
-  std::mutex lag_mutex_;
-  std::map<std::pair<std::string, std::int32_t>, prometheus::Gauge*> lag_;
+  std::mutex partition_mutex_;
+  PartitionGauges lag_;
+  PartitionGauges stalled_;
 };
 
 }  // namespace leafsync

@@ -40,6 +40,7 @@ void KafkaLogger::event_cb(RdKafka::Event& event) {
       logEvent(event.fatal() ? LogLevel::Error : LogLevel::Warn, "kafka_error",
                {{"client", client_}, {"code", RdKafka::err2str(event.err())},
                 {"message", event.str()}, {"fatal", event.fatal()}});
+      if (event.fatal() && on_fatal_) on_fatal_(client_ + ": " + event.str());
       break;
     case RdKafka::Event::EVENT_LOG: {
       LogLevel level = event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR ? LogLevel::Error

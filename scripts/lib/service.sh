@@ -146,10 +146,12 @@ service_terminate() {
 # shellcheck disable=SC2034  # PURGE is for the sourcing script
 stop_args() {
     PURGE=0
+    KILL=0
     local arg
     for arg in "$@"; do
         case $arg in
             --purge) PURGE=1 ;;
+            --kill) KILL=1 ;;
             *) die "stop: unknown argument '$arg'" ;;
         esac
     done

@@ -10,25 +10,13 @@
 #include "leafsync/SqliteStore.h"
 #include "support/ConsumerProcess.h"
 #include "support/HttpClient.h"
+#include "support/KafkaTestKit.h"
 #include "support/ScriptedServer.h"
 
 namespace leafsync {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Points the test kit (topic creation, kafka.json of the setup) at this test's own broker.
-class ScopedBootstrap {
- public:
-  explicit ScopedBootstrap(const std::string& address) {
-    if (const char* old = std::getenv("LEAFSYNC_TEST_BOOTSTRAP")) old_ = old;
-    ::setenv("LEAFSYNC_TEST_BOOTSTRAP", address.c_str(), 1);
-  }
-  ~ScopedBootstrap() { ::setenv("LEAFSYNC_TEST_BOOTSTRAP", old_.c_str(), 1); }
-
- private:
-  std::string old_;
-};
 
 double metric(std::uint16_t port, const std::string& name) {
   std::string text = testing::httpRequest(port, "GET", "/metrics").body;
@@ -38,7 +26,7 @@ double metric(std::uint16_t port, const std::string& name) {
 
 TEST(BrokerOutageTest, ProducerAndConsumerRideOutABrokerRestartWhileCamerasWriteAndLoseNothing) {
   testing::ScriptedServer broker(testing::ScriptedServer::Kind::Kafka);
-  ScopedBootstrap bootstrap(broker.address());
+  testing::ScopedBootstrap bootstrap(broker.address());
   testing::TempDir dir;
   testing::ConsumerSetup setup(dir);
   testing::ProducerProcess producer(setup, dir.file("producer.log"));

@@ -12,7 +12,15 @@ std::string testBootstrap() {
   return env && *env ? env : "127.0.0.1:9092";
 }
 
-void createTopics(const std::vector<std::string>& topics, int partitions) {
+ScopedBootstrap::ScopedBootstrap(const std::string& address) {
+  if (const char* old = std::getenv("LEAFSYNC_TEST_BOOTSTRAP")) old_ = old;
+  ::setenv("LEAFSYNC_TEST_BOOTSTRAP", address.c_str(), 1);
+}
+
+ScopedBootstrap::~ScopedBootstrap() { ::setenv("LEAFSYNC_TEST_BOOTSTRAP", old_.c_str(), 1); }
+
+void createTopics(const std::vector<std::string>& topics, int partitions,
+                  const std::map<std::string, std::string>& configs) {
   char error[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", testBootstrap().c_str(), error, sizeof error);
@@ -23,6 +31,7 @@ void createTopics(const std::vector<std::string>& topics, int partitions) {
   std::vector<rd_kafka_NewTopic_t*> requests;
   for (const std::string& topic : topics) {
     requests.push_back(rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof error));
+    for (const auto& [name, value] : configs) rd_kafka_NewTopic_set_config(requests.back(), name.c_str(), value.c_str());
   }
   std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue(
       rd_kafka_queue_new(admin.get()), rd_kafka_queue_destroy);
@@ -44,6 +53,33 @@ void createTopics(const std::vector<std::string>& topics, int partitions) {
                                ": " + rd_kafka_err2str(err));
     }
   }
+}
+
+WatermarkReader::WatermarkReader() {
+  std::string error;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", testBootstrap(), error);
+  client_.reset(RdKafka::Producer::create(conf.get(), error));
+  if (!client_) throw std::runtime_error(error);
+}
+
+WatermarkReader::~WatermarkReader() = default;
+
+std::int64_t WatermarkReader::sum(const std::vector<std::string>& topics, int partitions,
+                                  std::chrono::milliseconds timeout) {
+  std::int64_t total = 0;
+  for (const std::string& topic : topics) {
+    for (int p = 0; p < partitions; ++p) {
+      std::int64_t low = 0, high = -1;
+      if (client_->query_watermark_offsets(topic, p, &low, &high, static_cast<int>(timeout.count())) !=
+              RdKafka::ERR_NO_ERROR ||
+          high < 0) {
+        return -1;
+      }
+      total += high;
+    }
+  }
+  return total;
 }
 
 std::vector<ReadMessage> readTopic(const std::string& topic, std::size_t expected,

@@ -13,8 +13,35 @@ namespace leafsync::testing {
 // The broker under test: LEAFSYNC_TEST_BOOTSTRAP, else 127.0.0.1:9092.
 std::string testBootstrap();
 
-// Creates topics on the real broker (librdkafka admin API); throws if the broker refuses.
-void createTopics(const std::vector<std::string>& topics, int partitions);
+// Points the test kit (topic creation, kafka.json of a setup) at a test's own broker.
+class ScopedBootstrap {
+ public:
+  explicit ScopedBootstrap(const std::string& address);
+  ~ScopedBootstrap();
+  ScopedBootstrap(const ScopedBootstrap&) = delete;
+  ScopedBootstrap& operator=(const ScopedBootstrap&) = delete;
+
+ private:
+  std::string old_;
+};
+
+// Creates topics on the real broker (librdkafka admin API), with topic configs such as
+// max.message.bytes; throws if the broker refuses.
+void createTopics(const std::vector<std::string>& topics, int partitions,
+                  const std::map<std::string, std::string>& configs = {});
+
+// Asks the broker for high watermarks, on one client kept for many questions.
+class WatermarkReader {
+ public:
+  WatermarkReader();
+  ~WatermarkReader();
+  // The sum of the topics' high watermarks now; -1 if the broker did not answer in time.
+  std::int64_t sum(const std::vector<std::string>& topics, int partitions,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(1));
+
+ private:
+  std::unique_ptr<RdKafka::Producer> client_;
+};
 
 struct ReadMessage {
   std::int32_t partition = 0;

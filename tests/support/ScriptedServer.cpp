@@ -51,6 +51,7 @@ ScriptedServer::~ScriptedServer() {
 
 void ScriptedServer::start() { run("start"); }
 void ScriptedServer::stop() { run("stop"); }
+void ScriptedServer::kill9() { run("stop --kill"); }
 
 std::string ScriptedServer::address() const {
   std::string port = std::to_string(port_);

@@ -18,6 +18,7 @@ class ScriptedServer {
   ScriptedServer& operator=(const ScriptedServer&) = delete;
 
   void stop();   // throws if the script fails
+  void kill9();  // Kafka only: SIGKILL, a crash rather than a shutdown
   void start();  // throws if the script fails
 
   // Kafka: the bootstrap address; PostgreSQL: a libpq URL of its `postgres` database.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <list>
+#include <set>
 
 #include "leafsync/StoreFactory.h"
 #include "support/EventBuilder.h"
@@ -13,7 +14,8 @@ namespace {
 
 using testing::EventBuilder;
 
-// Records dead letters; can be told to fail its flush like an unreachable broker.
+// Records dead letters; can be told to refuse some, like a topic that rejects a record or
+// a broker that is away.
 class RecordingDeadLetters : public DeadLetterSink {
  public:
   struct Letter {
@@ -21,16 +23,24 @@ class RecordingDeadLetters : public DeadLetterSink {
     std::int32_t partition;
     std::int64_t offset;
   };
-  void send(const InboundMessage& m, const std::string& reason) override {
-    sent.push_back({std::string(m.key), std::string(m.value), reason, m.partition, m.offset});
-  }
-  void flush() override {
-    if (fail_flush) throw DeadLetterError("broker unreachable");
-    durable = sent.size();
+  std::string deliver(const std::vector<DeadLetter*>& letters) override {
+    std::string error;
+    for (DeadLetter* letter : letters) {
+      const InboundMessage& m = letter->message;
+      sent.push_back({std::string(m.key), std::string(m.value), letter->reason, m.partition, m.offset});
+      if (refuse_all || refuse_values.count(std::string(m.value))) {
+        error = "broker refused";
+        continue;
+      }
+      letter->delivered = true;
+      ++durable;
+    }
+    return error;
   }
   std::vector<Letter> sent;
   std::size_t durable = 0;
-  bool fail_flush = false;
+  bool refuse_all = false;
+  std::set<std::string> refuse_values;
 };
 
 class BatchApplierTest : public ::testing::Test {
@@ -66,6 +76,7 @@ TEST_F(BatchApplierTest, MalformedMessageIsDeadLetteredWithItsReasonAndTheStream
                                        message(0, 11, "2", "{broken"),
                                        message(0, 12, "3", EventBuilder::create(3, 1).json())};
   PreparedBatch prepared = applier_.prepare(batch);
+  ASSERT_EQ(applier_.deliverDeadLetters(prepared), "");
   applier_.commit(*store_, prepared);
 
   ASSERT_EQ(dead_letters_.sent.size(), 1u);
@@ -83,8 +94,8 @@ TEST_F(BatchApplierTest, EventOfAnotherPlantIsDeadLettered) {
   PreparedBatch prepared = applier_.prepare(
       {message(1, 0, "1", EventBuilder::create(1, 1, Plant::Tomato).json())});
   EXPECT_TRUE(prepared.events.empty());
-  ASSERT_EQ(dead_letters_.sent.size(), 1u);
-  EXPECT_EQ(dead_letters_.sent[0].reason, "plant 'tomato' does not belong on topic 'potato'");
+  ASSERT_EQ(prepared.dead_letters.size(), 1u);
+  EXPECT_EQ(prepared.dead_letters[0].reason, "plant 'tomato' does not belong on topic 'potato'");
 }
 
 TEST_F(BatchApplierTest, OffsetsAreTheNextOffsetOfEachPartition) {
@@ -103,19 +114,35 @@ TEST_F(BatchApplierTest, KafkaTombstoneIsSkippedButItsOffsetCounts) {
   tombstone.has_value = false;
   PreparedBatch prepared = applier_.prepare({tombstone});
   EXPECT_TRUE(prepared.events.empty());
-  EXPECT_TRUE(dead_letters_.sent.empty());
+  EXPECT_TRUE(prepared.dead_letters.empty());
   EXPECT_EQ(prepared.offsets.at(0).next_offset, 4);
   EXPECT_EQ(metrics_.topic("potato").ignored_tombstone.Value(), 1);
 }
 
-TEST_F(BatchApplierTest, UndeliverableDeadLetterStopsTheBatchBeforeAnythingIsCommitted) {
-  dead_letters_.fail_flush = true;
-  EXPECT_THROW(applier_.prepare({message(0, 0, "1", EventBuilder::create(1, 1).json()),
-                                 message(0, 1, "2", "nope")}),
-               DeadLetterError);
+TEST_F(BatchApplierTest, UndeliverableDeadLetterIsCountedAndTheBatchCannotCommit) {
+  dead_letters_.refuse_all = true;
+  PreparedBatch prepared = applier_.prepare({message(0, 0, "1", EventBuilder::create(1, 1).json()),
+                                             message(0, 1, "2", "nope")});
+  EXPECT_EQ(applier_.deliverDeadLetters(prepared), "broker refused");
+  EXPECT_EQ(applier_.deliverDeadLetters(prepared), "broker refused");
+  EXPECT_EQ(metrics_.dead_letter_failures.Value(), 2) << "every failed attempt counts";
+  EXPECT_THROW(applier_.commit(*store_, prepared), std::logic_error);
   EXPECT_FALSE(store_->nextOffset("potato", 0));
   EXPECT_FALSE(store_->find(Plant::Potato, 1));
-  EXPECT_EQ(metrics_.dead_letter_failures.Value(), 1);
+}
+
+TEST_F(BatchApplierTest, RetryResendsOnlyTheDeadLettersNotYetAcknowledged) {
+  dead_letters_.refuse_values = {"second"};
+  PreparedBatch prepared = applier_.prepare({message(0, 0, "1", "first"), message(0, 1, "2", "second")});
+  EXPECT_NE(applier_.deliverDeadLetters(prepared), "");
+  dead_letters_.refuse_values.clear();
+  EXPECT_EQ(applier_.deliverDeadLetters(prepared), "");
+  ASSERT_EQ(dead_letters_.sent.size(), 3u);
+  EXPECT_EQ(dead_letters_.sent[2].value, "second") << "the acknowledged letter is not sent again";
+  EXPECT_EQ(dead_letters_.durable, 2u);
+  EXPECT_EQ(metrics_.topic("potato").dead_lettered.Value(), 2);
+  applier_.commit(*store_, prepared);
+  EXPECT_EQ(store_->nextOffset("potato", 0), 2);
 }
 
 TEST_F(BatchApplierTest, CommitCountsAppliedAndIgnoredEvents) {
