@@ -75,7 +75,7 @@ void ReadApi::forwardAndWait(const Rest::Request& req, Http::ResponseWriter& res
       method, req.resource(), req.body(), auth ? std::optional<std::string>(auth->value()) : std::nullopt);
   if (forwarded.status == 0) {
     return sendError(req, res, Code::Bad_Gateway,
-                     "the producer at " + forwarder_->producerUrl() + " did not answer: " + forwarded.error);
+                     "the producer at " + redactUrl(forwarder_->producerUrl()) + " did not answer: " + forwarded.error);
   }
   if (forwarded.status < 200 || forwarded.status >= 300 || !forwarded.version) {
     return sendJson(req, res, static_cast<Code>(forwarded.status), forwarded.body);

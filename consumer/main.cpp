@@ -67,7 +67,7 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
   for (auto& consumer : consumers) consumer->start();
   logEvent(LogLevel::Info, "started",
            {{"http_port", server.port()}, {"topics", topic_names.size()},
-            {"database", config.database_url}, {"batch_size", config.batch_size},
+            {"database", redactUrl(config.database_url)}, {"batch_size", config.batch_size},
             {"linger_ms", config.linger_ms}, {"stall_after_s", config.stall_after_s}});
 
   std::optional<std::string> failure = stop.wait();

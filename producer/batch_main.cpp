@@ -173,8 +173,8 @@ int run(const Args& args) {
   job.start();
   logEvent(LogLevel::Info, "started",
            {{"http_port", server.port()}, {"strategy", strategyName(options.strategy)},
-            {"period_s", static_cast<double>(options.period.count()) / 1000.0}, {"source", source_url},
-            {"copy", copy_url}});
+            {"period_s", static_cast<double>(options.period.count()) / 1000.0}, {"source", redactUrl(source_url)},
+            {"copy", redactUrl(copy_url)}});
 
   sigset_t signals = stopSignalSet();
   int signal_number = 0;

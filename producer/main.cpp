@@ -133,7 +133,7 @@ int serve(const Args& args) {
   server.start(router);
   relay->start();
   logEvent(LogLevel::Info, "started",
-           {{"http_port", server.port()}, {"database", config.database_url},
+           {{"http_port", server.port()}, {"database", redactUrl(config.database_url)},
             {"writes_need_token", !config.write_token.empty()}});
   sigset_t signals = stopSignalSet();
   int signal_number = 0;

@@ -5,7 +5,9 @@
 # PromQL expression of grafana/dashboards/*.json must return a non-empty result with a number in
 # it from Prometheus's HTTP query API. Also: promtool check config passes, every panel has a
 # unit, every datasource reference is the ${datasource} variable. Starts and stops everything it
-# starts; about a minute.
+# starts; about a minute. The alert rules grafana/alerts.yml pass promtool check rules and
+# promtool test rules (grafana/alerts.test.yml), and the live Prometheus loads every one of them
+# with health "ok".
 #
 # Usage: scripts/check-dashboard.sh [--port-base P] [--keep]
 #   --port-base P   consumer P, producer P+1, batch P+2 (default 28180)
@@ -60,6 +62,8 @@ trap 'exit 130' INT TERM
 command -v promtool >/dev/null || PROMETHEUS_CONFIG=$XP_ROOT/grafana/prometheus.yml "$XP_ROOT/scripts/prometheus.sh" check-config
 command -v promtool >/dev/null || xp_die "promtool is missing (apt-get install prometheus)"
 promtool check config "$XP_ROOT/grafana/prometheus.yml" >&2 || xp_die "promtool rejects grafana/prometheus.yml"
+promtool check rules "$XP_ROOT/grafana/alerts.yml" >&2 || xp_die "promtool rejects grafana/alerts.yml"
+promtool test rules "$XP_ROOT/grafana/alerts.test.yml" >&2 || xp_die "grafana/alerts.test.yml fails"
 xp_need jq jq
 xp_need curl curl
 for d in "${dashboards[@]}"; do
@@ -96,7 +100,9 @@ xp_start load "$work/load.log" "$XP_BIN/leafsync-producer" load --config "$work/
 
 sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$consumer_port/" -e "s/127\.0\.0\.1:8081/127.0.0.1:$producer_port/" \
     -e "s/127\.0\.0\.1:8082/127.0.0.1:$batch_port/" -e "s/scrape_interval: 5s/scrape_interval: 1s/" \
-    -e "s/scrape_timeout: 4s/scrape_timeout: 1s/" "$XP_ROOT/grafana/prometheus.yml" >"$PROMETHEUS_CONFIG"
+    -e "s/scrape_timeout: 4s/scrape_timeout: 1s/" -e "s/evaluation_interval: 15s/evaluation_interval: 1s/" \
+    -e "s|^  - alerts.yml$|  - $XP_ROOT/grafana/alerts.yml|" "$XP_ROOT/grafana/prometheus.yml" >"$PROMETHEUS_CONFIG"
+grep -q "$XP_ROOT/grafana/alerts.yml" "$PROMETHEUS_CONFIG" || xp_die "the derived config does not load grafana/alerts.yml"
 promtool check config "$PROMETHEUS_CONFIG" >/dev/null || xp_die "promtool rejects the derived config"
 "$XP_ROOT/scripts/prometheus.sh" start || xp_die "Prometheus did not start"
 prometheus_started=1
@@ -108,6 +114,21 @@ until [[ $(curl -fsS "$api/targets?state=active" | jq '[.data.activeTargets[] | 
     sleep 0.5
 done
 xp_log "Prometheus scrapes consumer :$consumer_port, producer :$producer_port, batch :$batch_port"
+
+# --- the alert rules, loaded and evaluated ------------------------------------------------------
+# Every rule of grafana/alerts.yml must be loaded and have evaluated without error ("ok"; "unknown"
+# until its first evaluation). An expression over a gauge no process exports yet is empty: fine.
+want_rules=$(grep -c '^      - alert:' "$XP_ROOT/grafana/alerts.yml")
+deadline=$((SECONDS + 30))
+while :; do
+    rules=$(curl -fsS "$api/rules?type=alert")
+    loaded=$(jq '[.data.groups[].rules[]] | length' <<<"$rules")
+    ok=$(jq '[.data.groups[].rules[] | select(.health == "ok")] | length' <<<"$rules")
+    ((loaded == want_rules && ok == want_rules)) && break
+    ((SECONDS < deadline)) || xp_die "alert rules: $ok of $want_rules loaded with health ok: $(jq -c '[.data.groups[].rules[] | select(.health != "ok") | {name, health, lastError}]' <<<"$rules")"
+    sleep 0.5
+done
+xp_log "alert rules: all $want_rules loaded with health ok"
 sleep 5  # a few scrapes of every target, and a batch run or two, before the first query
 
 # --- every expression ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include "leafsync/ByteEncoding.h"
+#include "leafsync/DecodeSupport.h"
 #include "leafsync/ImageValidation.h"
 #include "leafsync/Timestamp.h"
 
@@ -132,8 +133,8 @@ std::string readTimestamp(std::string_view column, element value, const RowSchem
     } else if (name == "io.debezium.time.ZonedTimestamp") {
       form = TimeForm::Iso;
     } else {
-      std::string got = name.empty() ? "type '" + std::string(stringMember(field, "type")) + "'"
-                                     : "'" + std::string(name) + "'";
+      std::string got = name.empty() ? "type '" + echo(stringMember(field, "type")) + "'"
+                                     : "'" + echo(name) + "'";
       return columnError(column, "has schema " + got +
                                      ", not a timestamp (expected io.debezium.time.MicroTimestamp, "
                                      "io.debezium.time.Timestamp, io.debezium.time.ZonedTimestamp "
@@ -176,7 +177,7 @@ std::string readData(element value, const RowSchema& schema, std::string& out, b
     std::string_view type = stringMember(field, "type");
     if (type != "bytes") {
       return columnError("data", "must have schema type 'bytes' (binary.handling.mode=bytes), not '" +
-                                     std::string(type) + "'");
+                                     echo(type) + "'");
     }
   }
   std::string_view text;
@@ -258,6 +259,9 @@ std::string readKeyId(simdjson::dom::parser& dom, std::string_view key, std::int
     if (auto err = dom.parse(key.data(), key.size()).get(doc)) {
       return std::string("malformed message key: ") + simdjson::error_message(err);
     }
+    if (std::string duplicate = duplicateKey(doc); !duplicate.empty()) {
+      return "duplicate key '" + echo(duplicate) + "' in the message key";
+    }
     object o;
     if (doc.get_object().get(o) != SUCCESS) return "message key is not a JSON object";
     element payload;
@@ -272,7 +276,7 @@ std::string readKeyId(simdjson::dom::parser& dom, std::string_view key, std::int
   }
   auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
   if (ec != std::errc() || end != key.data() + key.size() || id < 1) {
-    return "message key '" + std::string(key) + "' is not an image id";
+    return "message key '" + echo(key) + "' is not an image id";
   }
   return {};
 }
@@ -300,6 +304,7 @@ std::string decodeEnvelope(simdjson::dom::parser& dom, std::string_view value, C
   if (auto err = dom.parse(value.data(), value.size()).get(doc)) {
     return std::string("malformed JSON: ") + simdjson::error_message(err);
   }
+  if (std::string key = duplicateKey(doc); !key.empty()) return "duplicate key '" + echo(key) + "'";
   object envelope;
   if (doc.get_object().get(envelope) != SUCCESS) return "value is not a JSON object";
 
@@ -335,7 +340,7 @@ std::string decodeEnvelope(simdjson::dom::parser& dom, std::string_view value, C
     return "unsupported op 't' (truncate); the connector skips truncates unless "
            "skipped.operations is changed";
   } else {
-    return "unknown op '" + std::string(op) + "' (expected c, u, d or r)";
+    return "unknown op '" + echo(op) + "' (expected c, u, d or r)";
   }
 
   // The commit time at the database; the envelope's ts_ms (when Debezium processed it) if absent.
@@ -345,9 +350,15 @@ std::string decodeEnvelope(simdjson::dom::parser& dom, std::string_view value, C
     if (!readInt(field, event.source_ts_ms) || event.source_ts_ms < 0) {
       return "'source.ts_ms' must be a non-negative integer";
     }
+    if (!isEpochMillisInRange(event.source_ts_ms)) {
+      return "'source.ts_ms' must be milliseconds since the epoch, at most 9999-12-31T23:59:59.999Z";
+    }
   } else if (member(envelope, "ts_ms", field)) {
     if (!readInt(field, event.source_ts_ms) || event.source_ts_ms < 0) {
       return "'ts_ms' must be a non-negative integer";
+    }
+    if (!isEpochMillisInRange(event.source_ts_ms)) {
+      return "'ts_ms' must be milliseconds since the epoch, at most 9999-12-31T23:59:59.999Z";
     }
   } else {
     return "missing 'source.ts_ms' and 'ts_ms'";

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include "leafsync/ByteEncoding.h"
+#include "leafsync/DecodeSupport.h"
 #include "leafsync/ImageValidation.h"
 #include "leafsync/Timestamp.h"
 
@@ -126,7 +127,19 @@ std::string readField(std::string_view name, element value, ImageRecord& image,
     image.percentage = pct;
     return checkPercentage(pct);
   }
-  return "unknown field '" + std::string(name) + "'";
+  return "unknown field '" + echo(name) + "'";
+}
+
+// `ts_ms`: the source's commit time, shown as last_event_at and used for staleness.
+std::string readSourceTime(simdjson::dom::object root, std::int64_t& out) {
+  element value;
+  if (root["ts_ms"].get(value) != simdjson::SUCCESS || !readInt(value, out) || out < 0) {
+    return "'ts_ms' must be a non-negative integer";
+  }
+  if (!isEpochMillisInRange(out)) {
+    return "'ts_ms' must be milliseconds since the epoch, at most 9999-12-31T23:59:59.999Z";
+  }
+  return {};
 }
 
 std::optional<Op> parseOp(std::string_view text) {
@@ -148,6 +161,9 @@ DecodeResult EventCodec::decode(std::string_view key, std::string_view value) {
   if (auto err = parser_->dom.parse(value.data(), value.size()).get(doc)) {
     return DecodeError{std::string("malformed JSON: ") + simdjson::error_message(err)};
   }
+  if (std::string key = duplicateKey(doc); !key.empty()) {
+    return DecodeError{"duplicate key '" + echo(key) + "'"};
+  }
   simdjson::dom::object root;
   if (doc.get_object().get(root) != simdjson::SUCCESS) return DecodeError{"value is not a JSON object"};
 
@@ -159,14 +175,14 @@ DecodeResult EventCodec::decode(std::string_view key, std::string_view value) {
   }
   bool is_marker = text == "s";
   auto op = parseOp(text);
-  if (!op && !is_marker) return DecodeError{"unknown op '" + std::string(text) + "' (expected c, u, d, r or s)"};
+  if (!op && !is_marker) return DecodeError{"unknown op '" + echo(text) + "' (expected c, u, d, r or s)"};
   if (op) event.op = *op;
 
   if (root["plant"].get(value_of) != simdjson::SUCCESS || value_of.get_string().get(text) != simdjson::SUCCESS) {
     return DecodeError{"missing 'plant'"};
   }
   auto plant = parsePlant(text);
-  if (!plant) return DecodeError{"unknown plant '" + std::string(text) + "'"};
+  if (!plant) return DecodeError{"unknown plant '" + echo(text) + "'"};
   event.plant = *plant;
 
   if (is_marker) {
@@ -175,8 +191,8 @@ DecodeResult EventCodec::decode(std::string_view key, std::string_view value) {
     if (root["rows"].get(value_of) != simdjson::SUCCESS || !readInt(value_of, marker.rows) || marker.rows < 0) {
       return DecodeError{"'rows' must be a non-negative integer"};
     }
-    if (root["ts_ms"].get(value_of) != simdjson::SUCCESS || !readInt(value_of, marker.source_ts_ms)) {
-      return DecodeError{"'ts_ms' must be a non-negative integer"};
+    if (std::string error = readSourceTime(root, marker.source_ts_ms); !error.empty()) {
+      return DecodeError{std::move(error)};
     }
     if (key != kSnapshotMarkerKey) return DecodeError{std::string("a snapshot marker's key must be '") + kSnapshotMarkerKey + "'"};
     return marker;
@@ -189,15 +205,14 @@ DecodeResult EventCodec::decode(std::string_view key, std::string_view value) {
       !readInt(value_of, event.image.version) || event.image.version < 1) {
     return DecodeError{"'version' must be a positive integer"};
   }
-  if (root["ts_ms"].get(value_of) != simdjson::SUCCESS || !readInt(value_of, event.source_ts_ms) ||
-      event.source_ts_ms < 0) {
-    return DecodeError{"'ts_ms' must be a non-negative integer"};
+  if (std::string error = readSourceTime(root, event.source_ts_ms); !error.empty()) {
+    return DecodeError{std::move(error)};
   }
   if (key.empty()) return DecodeError{"missing message key (must be the image id)"};
   std::int64_t key_id = 0;
   auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), key_id);
   if (ec != std::errc() || end != key.data() + key.size() || key_id != event.image.id) {
-    return DecodeError{"message key '" + std::string(key) + "' does not match id " +
+    return DecodeError{"message key '" + echo(key) + "' does not match id " +
                        std::to_string(event.image.id)};
   }
 

@@ -6,6 +6,9 @@
 #include <string_view>
 #include <type_traits>
 
+// Whatever logs a URL or a credential redacts it first (redactUrl, redactAuthorization).
+#include "leafsync/Redact.h"
+
 namespace leafsync {
 
 enum class LogLevel { Debug = 0, Info = 1, Warn = 2, Error = 3 };

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "leafsync/Redact.h"
 #include "leafsync/Store.h"
 
 namespace leafsync {
@@ -46,21 +47,6 @@ std::string trimmed(const char* message) {
   }
   while (!s.empty() && s.back() == ' ') s.pop_back();
   return s;
-}
-
-// The URL without its password, for error messages.
-std::string redacted(const std::string& url) {
-  std::size_t scheme = url.find("://");
-  if (scheme == std::string::npos) {
-    return url.find("password") == std::string::npos ? url
-                                                     : std::string("(conninfo with password)");
-  }
-  std::size_t at = url.find('@', scheme + 3);
-  std::size_t slash = url.find('/', scheme + 3);
-  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return url;
-  std::size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
 void ignoreNotice(void*, const char*) {}
@@ -316,7 +302,7 @@ void PostgresConnection::connect() {
     std::string message = trimmed(PQerrorMessage(conn_));
     PQfinish(conn_);
     conn_ = nullptr;
-    throw StoreError("cannot connect to PostgreSQL at " + redacted(url_) + ": " + message);
+    throw StoreError("cannot connect to PostgreSQL at " + redactUrl(url_) + ": " + message);
   }
   PQsetNoticeProcessor(conn_, ignoreNotice, nullptr);
   prepared_count_ = 0;
@@ -543,7 +529,7 @@ std::int64_t appliedVersion(PostgresConnection& db, const std::string& component
   PgResult other = db.execParams("SELECT 1 FROM schema_migrations WHERE component = $1 LIMIT 1",
                                  PgParams().text(other_component));
   if (other.rows() > 0) {
-    throw StoreError("PostgreSQL database " + redacted(db.url()) + " holds leafsync's " +
+    throw StoreError("PostgreSQL database " + redactUrl(db.url()) + " holds leafsync's " +
                      other_component + " schema; the " + component +
                      " needs a database of its own (same table names)");
   }

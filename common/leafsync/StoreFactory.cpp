@@ -4,6 +4,7 @@
 
 #include "leafsync/PostgresSourceStore.h"
 #include "leafsync/PostgresStore.h"
+#include "leafsync/Redact.h"
 #include "leafsync/SqliteSourceStore.h"
 #include "leafsync/SqliteStore.h"
 
@@ -19,7 +20,7 @@ std::string sqlitePath(const std::string& url) {
   if (startsWith(url, "sqlite://")) return url.substr(9);
   if (startsWith(url, "sqlite:")) return url.substr(7);
   if (url.find("://") != std::string::npos || startsWith(url, "postgres")) {
-    throw std::invalid_argument("unsupported database URL '" + url +
+    throw std::invalid_argument("unsupported database URL '" + redactUrl(url) +
                                 "' (use sqlite:PATH or postgresql://user@host:port/db)");
   }
   return url;

@@ -15,6 +15,20 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n) {
   return true;
 }
 
+// The two-digit (or four-digit) number at `pos`; digits() checked first.
+int number(std::string_view s, std::size_t pos, std::size_t n) {
+  int value = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) value = value * 10 + (s[i] - '0');
+  return value;
+}
+
+bool isLeapYear(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+int daysInMonth(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && isLeapYear(year) ? 29 : kDays[month - 1];
+}
+
 }  // namespace
 
 std::int64_t nowMillis() {
@@ -44,6 +58,13 @@ bool isIsoTimestamp(std::string_view s) {
       !digits(s, 14, 2) || s[16] != ':' || !digits(s, 17, 2)) {
     return false;
   }
+  int year = number(s, 0, 4);
+  int month = number(s, 5, 2);
+  int day = number(s, 8, 2);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) ||
+      number(s, 11, 2) > 23 || number(s, 14, 2) > 59 || number(s, 17, 2) > 59) {
+    return false;
+  }
   std::size_t pos = 19;
   if (pos < s.size() && s[pos] == '.') {
     std::size_t start = ++pos;
@@ -54,9 +75,11 @@ bool isIsoTimestamp(std::string_view s) {
   if (s[pos] == 'Z') return pos + 1 == s.size();
   if (s[pos] == '+' || s[pos] == '-') {
     return s.size() == pos + 6 && digits(s, pos + 1, 2) && s[pos + 3] == ':' &&
-           digits(s, pos + 4, 2);
+           digits(s, pos + 4, 2) && number(s, pos + 1, 2) <= 23 && number(s, pos + 4, 2) <= 59;
   }
   return false;
 }
+
+bool isEpochMillisInRange(std::int64_t ms) { return ms >= 0 && ms <= kMaxEpochMillis; }
 
 }  // namespace leafsync

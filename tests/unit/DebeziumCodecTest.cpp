@@ -575,5 +575,67 @@ TEST_F(DebeziumCodecTest, CodecDecodesAfterARejection) {
   EXPECT_EQ(accepted(R"({"id":1})", withSchema(create())).image, createdImage());
 }
 
+// ---- bad input that must be dead-lettered -------------------------------------------------------
+
+TEST_F(DebeziumCodecTest, ZonedTimestampWithAnImpossibleDateIsRejected) {
+  EXPECT_EQ(rejection(R"({"id":1})", create(row().set("created_at", R"("2023-02-30T10:00:00Z")"))),
+            "column 'created_at' must be an ISO-8601 timestamp string");
+}
+
+TEST_F(DebeziumCodecTest, ZonedTimestampWithAnOffsetBeyond23HoursIsRejected) {
+  EXPECT_EQ(rejection(R"({"id":1})", create(row().set("created_at", R"("2023-10-08T15:39:49+99:99")"))),
+            "column 'created_at' must be an ISO-8601 timestamp string");
+}
+
+TEST_F(DebeziumCodecTest, SourceTimestampAfterYear9999IsRejected) {
+  EXPECT_EQ(rejection("1", envelope("c", "null", row().object(), "9223372036854775807")),
+            "'source.ts_ms' must be milliseconds since the epoch, at most 9999-12-31T23:59:59.999Z");
+}
+
+TEST_F(DebeziumCodecTest, EnvelopeTimestampAfterYear9999IsRejected) {
+  std::string value = R"({"before":null,"after":)" + row().object() + R"(,"op":"c","ts_ms":9223372036854775807})";
+  EXPECT_EQ(rejection("1", value),
+            "'ts_ms' must be milliseconds since the epoch, at most 9999-12-31T23:59:59.999Z");
+}
+
+TEST_F(DebeziumCodecTest, DuplicateEnvelopeKeyIsRejected) {
+  std::string value = R"({"before":null,"after":)" + row().object() + R"(,"op":"c","op":"d","ts_ms":1})";
+  EXPECT_EQ(rejection("1", value), "duplicate key 'op'");
+}
+
+TEST_F(DebeziumCodecTest, DuplicateColumnInAfterIsRejected) {
+  std::string after = row().object();
+  after.insert(after.size() - 1, R"(,"version":2)");
+  EXPECT_EQ(rejection(R"({"id":1})", envelope("c", "null", after)), "duplicate key 'version'");
+}
+
+TEST_F(DebeziumCodecTest, DuplicateKeyInTheSourceBlockIsRejected) {
+  std::string value = R"({"before":null,"after":)" + row().object() +
+                      R"(,"source":{"ts_ms":1,"ts_ms":2},"op":"c","ts_ms":1})";
+  EXPECT_EQ(rejection("1", value), "duplicate key 'ts_ms'");
+}
+
+TEST_F(DebeziumCodecTest, DuplicateKeyInTheMessageKeyIsRejected) {
+  EXPECT_EQ(rejection(R"({"id":1,"id":2})", create()), "duplicate key 'id' in the message key");
+}
+
+TEST_F(DebeziumCodecTest, ReasonEchoesAtMost64CharactersOfAnUnknownOp) {
+  EXPECT_EQ(rejection(R"({"id":1})", envelope(std::string(700 * 1024, 'x'), "null", row().object())),
+            "unknown op '" + std::string(64, 'x') + "…' (expected c, u, d or r)");
+}
+
+TEST_F(DebeziumCodecTest, ReasonEchoesAtMost64CharactersOfAPlainKey) {
+  EXPECT_EQ(rejection(std::string(1000, 'k'), create()),
+            "message key '" + std::string(64, 'k') + "…' is not an image id");
+}
+
+TEST_F(DebeziumCodecTest, ReasonEchoesAtMost64CharactersOfASchemaName) {
+  Columns schema = rowSchema().set(
+      "created_at", R"({"type":"int64","optional":false,"name":")" + std::string(1000, 'n') + R"("})");
+  std::string reason = rejection(R"({"id":1})", withSchema(create(), schema));
+  EXPECT_EQ(reason.rfind("column 'created_at' has schema '" + std::string(64, 'n') + "…', not a timestamp", 0), 0u)
+      << reason.substr(0, 200);
+}
+
 }  // namespace
 }  // namespace leafsync

@@ -150,5 +150,87 @@ TEST_F(EventCodecTest, RejectsACreateWithoutItsRequiredFields) {
             "missing 'fields' object");
 }
 
+TEST_F(EventCodecTest, RejectsACreatedAtWithAnImpossibleDate) {
+  std::string json = EventBuilder::create(1, 1).json();
+  const std::string valid = "2023-10-08T15:39:49.123123";  // EventBuilder's created_at
+  ASSERT_NE(json.find(valid), std::string::npos);
+  json.replace(json.find(valid), valid.size(), "2023-13-45T99:99:99");
+  EXPECT_EQ(rejection(json), "field 'created_at' must be an ISO-8601 timestamp");
+}
+
+TEST_F(EventCodecTest, RejectsAnUpdatedAtOnFebruary30) {
+  EXPECT_EQ(rejection(R"({"op":"u","plant":"potato","id":1,"version":2,"ts_ms":1,"fields":{"updated_at":"2023-02-30T10:00:00"}})"),
+            "field 'updated_at' must be an ISO-8601 timestamp");
+}
+
+TEST_F(EventCodecTest, RejectsATsMsAfterYear9999) {
+  EXPECT_EQ(rejection(R"({"op":"d","plant":"potato","id":1,"version":1,"ts_ms":9223372036854775807})"),
+            "'ts_ms' must be milliseconds since the epoch, at most 9999-12-31T23:59:59.999Z");
+}
+
+TEST_F(EventCodecTest, AcceptsATsMsAtTheEndOfYear9999) {
+  EXPECT_EQ(accepted(R"({"op":"d","plant":"potato","id":1,"version":1,"ts_ms":253402300799999})").source_ts_ms,
+            253402300799999);
+}
+
+TEST_F(EventCodecTest, RejectsASnapshotMarkerTsMsAfterYear9999) {
+  EXPECT_EQ(rejection(R"({"op":"s","plant":"potato","rows":1,"ts_ms":9223372036854775807})", "snapshot-end"),
+            "'ts_ms' must be milliseconds since the epoch, at most 9999-12-31T23:59:59.999Z");
+}
+
+TEST_F(EventCodecTest, RejectsANegativeSnapshotMarkerTsMs) {
+  EXPECT_EQ(rejection(R"({"op":"s","plant":"potato","rows":1,"ts_ms":-1})", "snapshot-end"),
+            "'ts_ms' must be a non-negative integer");
+}
+
+TEST_F(EventCodecTest, RejectsADuplicateTopLevelKey) {
+  EXPECT_EQ(rejection(R"({"op":"d","plant":"potato","id":1,"id":2,"version":1,"ts_ms":1})"),
+            "duplicate key 'id'");
+}
+
+TEST_F(EventCodecTest, RejectsADuplicateKeyInFields) {
+  EXPECT_EQ(rejection(R"({"op":"u","plant":"potato","id":1,"version":2,"ts_ms":1,"fields":{"disease":"Healthy","disease":"Late blight"}})"),
+            "duplicate key 'disease'");
+}
+
+TEST_F(EventCodecTest, RejectsADuplicateKeySpelledWithAnEscape) {
+  EXPECT_EQ(rejection(R"({"op":"d","plant":"potato","id":1,"\u0069d":2,"version":1,"ts_ms":1})"),
+            "duplicate key 'id'");
+}
+
+TEST_F(EventCodecTest, ReasonEchoesAtMost64CharactersOfAnUnknownOp) {
+  std::string op(700 * 1024, 'x');
+  std::string reason = rejection(R"({"op":")" + op + R"(","plant":"potato","id":1,"version":1,"ts_ms":1})");
+  EXPECT_EQ(reason, "unknown op '" + std::string(64, 'x') + "…' (expected c, u, d, r or s)");
+}
+
+TEST_F(EventCodecTest, ReasonEchoesAtMost64CharactersOfAnUnknownPlant) {
+  std::string reason = rejection(R"({"op":"d","plant":")" + std::string(1000, 'p') + R"(","id":1,"version":1,"ts_ms":1})");
+  EXPECT_EQ(reason, "unknown plant '" + std::string(64, 'p') + "…'");
+}
+
+TEST_F(EventCodecTest, ReasonEchoesAtMost64CharactersOfAnUnknownField) {
+  std::string reason = rejection(R"({"op":"u","plant":"potato","id":1,"version":2,"ts_ms":1,"fields":{")" +
+                                 std::string(1000, 'f') + R"(":1}})");
+  EXPECT_EQ(reason, "unknown field '" + std::string(64, 'f') + "…'");
+}
+
+TEST_F(EventCodecTest, ReasonEchoesAtMost64CharactersOfAMismatchedKey) {
+  std::string reason = rejection(R"({"op":"d","plant":"potato","id":1,"version":1,"ts_ms":1})", std::string(1000, '9'));
+  EXPECT_EQ(reason, "message key '" + std::string(64, '9') + "…' does not match id 1");
+}
+
+TEST_F(EventCodecTest, ReasonEchoesShortInputWhole) {
+  EXPECT_EQ(rejection(R"({"op":"d","plant":")" + std::string(64, 'p') + R"(","id":1,"version":1,"ts_ms":1})"),
+            "unknown plant '" + std::string(64, 'p') + "'");
+}
+
+TEST_F(EventCodecTest, ReasonDoesNotCutAUtf8CharacterInHalf) {
+  // 63 ASCII bytes then a 2-byte character: the cap falls inside it, so the cut backs off.
+  std::string plant = std::string(63, 'p') + "\xc3\xa9" + std::string(10, 'p');
+  EXPECT_EQ(rejection(R"({"op":"d","plant":")" + plant + R"(","id":1,"version":1,"ts_ms":1})"),
+            "unknown plant '" + std::string(63, 'p') + "…'");
+}
+
 }  // namespace
 }  // namespace leafsync
