@@ -7,7 +7,8 @@
 # --full: the multi-stage ./Dockerfile (compiles inside the image; ~15 min on 2 cores).
 #
 # Prepares what it needs first, each step only when missing:
-#   - podman, runc, netavark, aardvark-dns and debootstrap (apt-get);
+#   - podman, runc, netavark, aardvark-dns, iptables (netavark needs it), catatonit (pod infra
+#     containers) and debootstrap (apt-get);
 #   - as root, /etc/containers/containers.conf with the settings this kind of machine needs
 #     (runc, cgroupfs, default ulimits the sandbox allows; see /work/shared/DEPENDENCIES.md);
 #     an existing file is kept as containers.conf.orig; LEAFSYNC_PODMAN_CONF=0 never touches it;
