@@ -54,7 +54,7 @@ as_root() {
 
 install_tools() {
   local p missing=()
-  for p in podman runc netavark aardvark-dns debootstrap; do
+  for p in podman runc netavark aardvark-dns iptables catatonit debootstrap; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -gt 0 ] || return 0
