@@ -183,6 +183,9 @@ check_up() {
   { [ "$status" = 200 ] && grep -q '^leafsync_' "$WORK/body"; } || fail "$name: /metrics answered $status without leafsync_ samples"
   uid=$(podman exec "$ctr" id -u 2>/dev/null || podman top "$ctr" huser | tail -n 1)
   [ "$uid" = "$(pod_field "$file" 'spec["securityContext"]["runAsUser"]')" ] || fail "$name: runs as uid $uid"
+  # The memory limit as podman set it (cgroup v1 here): reported, not asserted; the RSS check
+  # against the limit stays in scripts/check-container-start.sh.
+  log "$name: memory limit $(podman inspect --format '{{.HostConfig.Memory}}' "$ctr") bytes (manifest: $(pod_field "$file" 'c["resources"]["limits"]["memory"]'))"
   POD_IP=$ip
   log "$name: up at $ip:$port as uid $uid"
 }

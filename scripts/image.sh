@@ -150,6 +150,7 @@ configure_podman
 base_image
 check_runtime_stage
 
+old_id=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 started=$SECONDS
 if [ "$full" = 1 ]; then
   log "building $IMAGE from Dockerfile (full multi-stage build)"
@@ -164,5 +165,9 @@ else
     die "podman build failed"
 fi
 seconds=$((SECONDS - started))
+# The image the tag pointed at before, now untagged: remove it (kept when a container uses it).
+if [ -n "$old_id" ] && [ "$old_id" != "$(podman image inspect --format '{{.Id}}' "$IMAGE")" ]; then
+  podman rmi "$old_id" >/dev/null 2>&1 || true
+fi
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 log "built $IMAGE in ${seconds} s; size $((size / 1000000)) MB ($size bytes)"
