@@ -7,8 +7,14 @@
 #   docker run --rm leafsync:dev --print-env
 #
 # Build stage: the same two commands CI runs (scripts/install-deps.sh, scripts/build.sh, both
-# called by scripts/test.sh), so the image is built with exactly the packages, compiler flags
-# and build type that the tests test; nothing here can drift from them.
+# called by scripts/test.sh), so the image is built with the same packages, compiler flags and
+# build type that the tests test; only the build-time subset of the packages is installed
+# (--build-only: no PostgreSQL server, Prometheus, Java, Maven or matplotlib) and the tests are
+# not compiled (-DBUILD_TESTING=OFF).
+#
+# CI does not run this file (a full build takes ~15 min on 2 cores): scripts/image.sh builds
+# Dockerfile.runtime, whose runtime stage is this file's, from the binaries CI already built
+# and tested in build/bin. scripts/image.sh --full builds this file.
 #
 # Runtime stage: debian:bookworm-slim plus the Debian packages that own the shared libraries the
 # two binaries link (read from the binaries' NEEDED entries in the build stage, not listed by
@@ -31,10 +37,10 @@ WORKDIR /src
 
 # The dependency layer is rebuilt only when the package list changes.
 COPY scripts/install-deps.sh scripts/install-deps.sh
-RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+RUN scripts/install-deps.sh --build-only && rm -rf /var/lib/apt/lists/*
 
 COPY . .
-RUN scripts/build.sh build
+RUN scripts/build.sh build -DBUILD_TESTING=OFF
 
 # Stage the (stripped) binaries and name the Debian packages that own the libraries they need.
 RUN mkdir -p /out/bin \
@@ -46,6 +52,8 @@ RUN mkdir -p /out/bin \
  && echo "runtime packages: $(tr '\n' ' ' < /out/runtime-packages.txt)"
 
 # -------------------------------------------------------------- runtime ------
+# Same text as Dockerfile.runtime from here on, except where the files come from
+# (scripts/image.sh compares the two and refuses to build when they differ).
 FROM debian:${DEBIAN_SUITE}-slim AS runtime
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ARG DEBIAN_FRONTEND=noninteractive

@@ -5,7 +5,8 @@
 #      pinned kubernetes-validate knows and an older one still in provider support; documents of
 #      optional CRD kinds (KEDA ScaledObject, ServiceMonitor, PodMonitoring) are skipped with a
 #      printed SKIP line, never silently
-#   3. shellcheck on k8s/*.sh, scripts/*.sh and scripts/lib/*.sh; hadolint on the Dockerfile
+#   3. shellcheck on k8s/*.sh, scripts/*.sh and scripts/lib/*.sh; hadolint on Dockerfile and
+#      Dockerfile.runtime
 #   4. consistency of the manifests with the code (scripts/check_manifests.py consistency):
 #      LEAFSYNC_* variables against the binaries' --print-env, command lines against --help,
 #      probe/scrape paths against the routes in the C++ sources, ports and settings against the
@@ -139,8 +140,8 @@ run_shellcheck() {
 }
 
 run_hadolint() {
-  echo "hadolint $HADOLINT_VERSION: Dockerfile"
-  "$VENV/bin/hadolint" Dockerfile
+  echo "hadolint $HADOLINT_VERSION: Dockerfile Dockerfile.runtime"
+  "$VENV/bin/hadolint" Dockerfile Dockerfile.runtime
 }
 
 run_consistency() {

@@ -2,15 +2,26 @@
 # Installs what leafsync needs to build, test and run the demo on a Debian 12 machine:
 # the C++ libraries and tools from Debian's packages. The Kafka jars come from Maven Central
 # through scripts/kafka.sh on first start. Idempotent: installs only what is missing.
+#   --build-only   only what compiling the two services needs (the Dockerfile's build stage,
+#                  which configures with -DBUILD_TESTING=OFF): no test tools, no PostgreSQL
+#                  server, Prometheus, Java, Maven or matplotlib
 set -euo pipefail
 
-packages=(
-  build-essential cmake ninja-build pkg-config git curl ca-certificates
-  librdkafka-dev libpistache-dev prometheus-cpp-dev libyaml-cpp-dev libgtest-dev libgmock-dev
-  libsqlite3-dev sqlite3 libpq-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev
+build_packages=(
+  build-essential cmake ninja-build pkg-config ca-certificates
+  librdkafka-dev libpistache-dev prometheus-cpp-dev libyaml-cpp-dev
+  libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev
+)
+test_packages=(
+  git curl libgtest-dev libgmock-dev sqlite3
   postgresql prometheus kcat apache2-utils default-jre-headless maven
   jq python3-matplotlib time
 )
+case ${1:-} in
+  --build-only) packages=("${build_packages[@]}") ;;
+  "") packages=("${build_packages[@]}" "${test_packages[@]}") ;;
+  *) echo "usage: scripts/install-deps.sh [--build-only]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

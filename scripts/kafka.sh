@@ -21,6 +21,8 @@
 #   resolve                    only resolve/cache the jars
 #
 # Environment:
+#   KAFKA_HOST             address to listen on and advertise (default 127.0.0.1; e.g. a
+#                          podman bridge gateway, for pods: scripts/check-kube-play.sh)
 #   KAFKA_PORT             PLAINTEXT port (default 9092)
 #   KAFKA_CONTROLLER_PORT  CONTROLLER port (default KAFKA_PORT+1, i.e. 9093)
 #   LEAFSYNC_KAFKA_HOME    cache/data root (default ~/.cache/leafsync/kafka)
@@ -36,7 +38,7 @@
 #   KAFKA_MAVEN_REPO       Maven local repository to use (default: Maven's own, ~/.m2)
 set -euo pipefail
 
-readonly HOST=127.0.0.1
+readonly HOST=${KAFKA_HOST:-127.0.0.1}
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly SCRIPT_DIR
 readonly POM="$SCRIPT_DIR/kafka/pom.xml"

@@ -50,6 +50,10 @@ echo "== deployment checks: manifests offline, the containers' command lines for
 scripts/check-manifests.sh build/bin
 scripts/check-container-start.sh build/bin
 
+echo "== the real image: built from build/bin (Dockerfile.runtime), k8s/stg run by podman kube play"
+scripts/image.sh build/bin
+scripts/check-kube-play.sh stg
+
 if [ "${LEAFSYNC_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== the same under AddressSanitizer + UndefinedBehaviorSanitizer"
   scripts/build.sh build-sanitize -DLEAFSYNC_SANITIZE=ON
