@@ -444,6 +444,8 @@ class EnvCheck:
                 self.check_scaledobject(d)
             elif d.kind in ("ServiceMonitor", "PodMonitoring"):
                 self.check_monitor(d)
+            elif d.kind == "Ingress":
+                self.check_ingress(d)
         self.check_secret_template_keys()
 
     def check_layout(self) -> None:
@@ -710,6 +712,37 @@ class EnvCheck:
             for t in targets:
                 self.r.check(self.resolve_port(target, t) is not None,
                              f"{svc.where()}: targetPort {target} is not a container port of {t.where()}")
+
+    def check_ingress(self, ing: Doc) -> None:
+        """Backends are Services of this environment with that port; each path reaches a GET route
+        of the binary behind it (Exact: the route; Prefix: some route starting with it); the pods
+        have an HTTP readinessProbe on the served port (GKE derives its health check from it)."""
+        for rule in ing.obj["spec"].get("rules", []):
+            for p in (rule.get("http") or {}).get("paths", []):
+                svc_ref = p["backend"]["service"]
+                where = f"{ing.where()} path {p.get('path')}"
+                svc = next((d for d in self.docs if d.kind == "Service" and d.name == svc_ref["name"]), None)
+                if not self.r.check(svc is not None, f"{where}: no Service {svc_ref['name']} in k8s/{self.env}"):
+                    continue
+                want = svc_ref.get("port") or {}
+                port = next((sp for sp in svc.obj["spec"]["ports"]
+                             if sp.get("name") == want.get("name") or sp["port"] == want.get("number")), None)
+                if not self.r.check(port is not None, f"{where}: {svc.where()} has no port {want}"):
+                    continue
+                target = port.get("targetPort", port["port"])
+                for w in self.workloads_selected(svc.obj["spec"].get("selector")):
+                    num = self.resolve_port(target, w)
+                    for c in pod_template(w)["spec"]["containers"]:
+                        if not binary_of(c):
+                            continue
+                        routes = self.binaries[binary_of(c)].get_routes
+                        path = p.get("path", "/")
+                        ok = path in routes if p.get("pathType") == "Exact" else any(r.startswith(path) for r in routes)
+                        self.r.check(ok, f"{where}: no GET route of {binary_of(c)} under {path} ({p.get('pathType')})")
+                        probe = (c.get("readinessProbe") or {}).get("httpGet") or {}
+                        self.r.check(bool(probe) and self.resolve_port(probe.get("port"), w) == num,
+                                     f"{where}: {w.where()} needs an httpGet readinessProbe on port {num}, the load "
+                                     f"balancer's health check")
 
     def check_pdb(self, pdb: Doc) -> None:
         targets = self.workloads_selected(pdb.obj["spec"].get("selector"))
