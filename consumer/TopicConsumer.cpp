@@ -104,7 +104,7 @@ void TopicConsumer::poll() {
   while (!stop_) {
     if (Clock::now() >= next_refresh) {
       refreshPositions();
-      next_refresh = Clock::now() + std::chrono::milliseconds(200);
+      next_refresh = Clock::now() + std::chrono::milliseconds(500);
     }
     // Messages go to the partitions' own queues; this queue serves rebalances and errors.
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
@@ -198,11 +198,20 @@ void TopicConsumer::seek(std::int32_t partition, std::int64_t offset) {
 
 void TopicConsumer::refreshPositions() {
   TopicPartitionList assigned;
-  if (consumer_->assignment(assigned.items) == RdKafka::ERR_NO_ERROR) {
+  if (consumer_->assignment(assigned.items) == RdKafka::ERR_NO_ERROR && !assigned.items.empty()) {
+    // Asked of the broker (one ListOffsets for "latest", timestamp -1), not taken from the
+    // fetcher's cache: a partition that is not being fetched — its member rejoining the
+    // group after a broker crash — keeps a cached high watermark from before, and would look
+    // caught up while thousands of events wait.
+    for (RdKafka::TopicPartition* tp : assigned.items) tp->set_offset(-1);
+    bool asked = consumer_->offsetsForTimes(assigned.items, 500) == RdKafka::ERR_NO_ERROR;
     for (RdKafka::TopicPartition* tp : assigned.items) {
-      std::int64_t low = 0;
-      std::int64_t high = -1;
-      consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high);
+      std::int64_t high = asked && tp->err() == RdKafka::ERR_NO_ERROR ? tp->offset() : -1;
+      if (high < 0) {
+        // The broker did not answer (it is away: nothing new can arrive meanwhile).
+        std::int64_t low = 0;
+        consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high);
+      }
       status_.observed(tp->topic(), tp->partition(), high);
     }
   }
