@@ -89,6 +89,8 @@ setup_tools() {
   fi
   exec 9>&-
   if [ ! -x "$KUBE_SCORE" ]; then
+    # The machines' Go lives in /usr/local/go, which a non-login shell may not have on PATH.
+    command -v go >/dev/null 2>&1 || PATH=$PATH:/usr/local/go/bin
     command -v go >/dev/null 2>&1 || die "kube-score $KUBE_SCORE_VERSION is missing and there is no go command to install it"
     log "installing kube-score $KUBE_SCORE_VERSION into $(dirname "$KUBE_SCORE")"
     mkdir -p "$TOOLS"
