@@ -62,7 +62,9 @@ class AddedPartitionsTest : public ::testing::Test {
     auto response = testing::httpRequest(consumer_.port(), "GET", "/sync-status");
     if (response.status != 200) return -1;
     std::int64_t total = 0;
-    for (auto& p : nlohmann::json::parse(response.body)["parked_updates"]) total += p["count"].get<std::int64_t>();
+    // Named: a range-for over a member of the temporary parse result would outlive it.
+    nlohmann::json status = nlohmann::json::parse(response.body);
+    for (const auto& p : status["parked_updates"]) total += p["count"].get<std::int64_t>();
     return total;
   }
 
