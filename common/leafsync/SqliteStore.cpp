@@ -47,10 +47,10 @@ const std::string kSelectColumns = std::string("SELECT ") + kImageColumns + " FR
 
 // ?1 = fields, ?2..?11 the values, ?12 version, ?13 source time, ?14 applied time, ?15 id: the
 // numbering both the update and the park statement use.
-SqliteStatement& bindUpdate(SqliteStatement& st, const ChangeEvent& e, std::int64_t applied_ms) {
+// Parameters 2..14 of both the upsert and the update: the row's columns, its version and times.
+SqliteStatement& bindRowColumns(SqliteStatement& st, const ChangeEvent& e, std::int64_t applied_ms) {
   const ImageRecord& r = e.image;
-  return st.bind(1, std::int64_t{e.fields})
-      .bind(2, r.camera_id)
+  return st.bind(2, r.camera_id)
       .bindBlob(3, r.data)
       .bind(4, r.latitude)
       .bind(5, r.longitude)
@@ -62,8 +62,12 @@ SqliteStatement& bindUpdate(SqliteStatement& st, const ChangeEvent& e, std::int6
       .bindOptional(11, r.percentage)
       .bind(12, r.version)
       .bind(13, e.source_ts_ms)
-      .bind(14, applied_ms)
-      .bind(15, r.id);
+      .bind(14, applied_ms);
+}
+
+SqliteStatement& bindUpdate(SqliteStatement& st, const ChangeEvent& e, std::int64_t applied_ms) {
+  st.bind(1, std::int64_t{e.fields});
+  return bindRowColumns(st, e, applied_ms).bind(15, e.image.id);
 }
 
 }  // namespace
@@ -261,20 +265,8 @@ void SqliteStore::applyOne(const ChangeEvent& e, std::int64_t applied_ms, ApplyC
     case Op::Create:
     case Op::Snapshot:
       statement = &s.upsert;
-      s.upsert.bind(1, r.id)
-          .bind(2, r.camera_id)
-          .bindBlob(3, r.data)
-          .bind(4, r.latitude)
-          .bind(5, r.longitude)
-          .bindText(6, r.created_at)
-          .bindText(7, r.updated_at)
-          .bind(8, std::int64_t{r.is_active})
-          .bind(9, std::int64_t{r.is_deleted})
-          .bindOptional(10, r.disease)
-          .bindOptional(11, r.percentage)
-          .bind(12, r.version)
-          .bind(13, e.source_ts_ms)
-          .bind(14, applied_ms);
+      s.upsert.bind(1, r.id);
+      bindRowColumns(s.upsert, e, applied_ms);
       break;
     case Op::Update:
       statement = &s.update;
