@@ -27,6 +27,18 @@ enum Field : std::uint32_t {
   kAllFields = (1u << 9) - 1,
 };
 
+// The image columns a partial update can change, each with the field bit that carries it, in
+// the stores' column order (both stores build their partial-update SET clauses from it).
+struct FieldColumn {
+  const char* column;
+  Field field;
+};
+inline constexpr FieldColumn kFieldColumns[] = {
+    {"camera_id", kCameraId},   {"data", kData},           {"latitude", kGps},
+    {"longitude", kGps},        {"created_at", kCreatedAt}, {"updated_at", kUpdatedAt},
+    {"is_active", kIsActive},   {"is_deleted", kIsDeleted}, {"disease", kDisease},
+    {"percentage", kPercentage}};
+
 struct ChangeEvent {
   Op op = Op::Create;
   Plant plant = Plant::Potato;

@@ -27,14 +27,11 @@ std::string createTableSql(Plant plant) {
 
 // SET clause of a partial update: the fields of `mask` from `src`, the others kept.
 std::string partialSet(const std::string& mask, const std::string& src) {
-  const char* columns[] = {"camera_id",  "data",      "latitude",   "longitude", "created_at",
-                           "updated_at", "is_active", "is_deleted", "disease",   "percentage"};
-  const int bits[] = {1, 2, 4, 4, 8, 16, 32, 64, 128, 256};
   std::string set;
-  for (int i = 0; i < 10; ++i) {
-    if (i) set += ", ";
-    set += std::string(columns[i]) + " = CASE WHEN " + mask + " & " + std::to_string(bits[i]) +
-           " <> 0 THEN " + src + "." + columns[i] + " ELSE t." + columns[i] + " END";
+  for (const FieldColumn& c : kFieldColumns) {
+    if (!set.empty()) set += ", ";
+    set += std::string(c.column) + " = CASE WHEN " + mask + " & " + std::to_string(c.field) + " <> 0 THEN " + src +
+           "." + c.column + " ELSE t." + c.column + " END";
   }
   return set;
 }

@@ -31,14 +31,12 @@ const char* const kCreateParkedSql =
 // SET clause of a partial update whose values come from `src` (a parked row or parameters).
 std::string partialSet(const std::string& table, const std::string& mask,
                        const std::array<std::string, 10>& v) {
-  const char* columns[] = {"camera_id",  "data",       "latitude",  "longitude", "created_at",
-                           "updated_at", "is_active",  "is_deleted", "disease",  "percentage"};
-  const int bits[] = {1, 2, 4, 4, 8, 16, 32, 64, 128, 256};
   std::string set;
-  for (int i = 0; i < 10; ++i) {
+  for (std::size_t i = 0; i < std::size(kFieldColumns); ++i) {
+    const FieldColumn& c = kFieldColumns[i];
     if (i) set += ", ";
-    set += std::string(columns[i]) + " = CASE WHEN " + mask + " & " + std::to_string(bits[i]) +
-           " THEN " + v[i] + " ELSE " + table + "." + columns[i] + " END";
+    set += std::string(c.column) + " = CASE WHEN " + mask + " & " + std::to_string(c.field) + " THEN " + v[i] +
+           " ELSE " + table + "." + c.column + " END";
   }
   return set;
 }

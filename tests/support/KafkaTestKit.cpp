@@ -19,14 +19,26 @@ ScopedBootstrap::ScopedBootstrap(const std::string& address) {
 
 ScopedBootstrap::~ScopedBootstrap() { ::setenv("LEAFSYNC_TEST_BOOTSTRAP", old_.c_str(), 1); }
 
-void createTopics(const std::vector<std::string>& topics, int partitions,
-                  const std::map<std::string, std::string>& configs) {
+namespace {
+
+using AdminClient = std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)>;
+
+// A client of the test broker for admin requests (librdkafka's C API: the C++ one has none).
+AdminClient adminClient() {
   char error[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", testBootstrap().c_str(), error, sizeof error);
-  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> admin(
-      rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error), rd_kafka_destroy);
+  AdminClient admin(rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error), rd_kafka_destroy);
   if (!admin) throw std::runtime_error(std::string("admin client: ") + error);
+  return admin;
+}
+
+}  // namespace
+
+void createTopics(const std::vector<std::string>& topics, int partitions,
+                  const std::map<std::string, std::string>& configs) {
+  char error[512];
+  AdminClient admin = adminClient();
 
   std::vector<rd_kafka_NewTopic_t*> requests;
   for (const std::string& topic : topics) {
@@ -84,11 +96,7 @@ std::int64_t WatermarkReader::sum(const std::vector<std::string>& topics, int pa
 
 void addPartitions(const std::string& topic, int total) {
   char error[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", testBootstrap().c_str(), error, sizeof error);
-  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> admin(
-      rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error), rd_kafka_destroy);
-  if (!admin) throw std::runtime_error(std::string("admin client: ") + error);
+  AdminClient admin = adminClient();
   std::unique_ptr<rd_kafka_NewPartitions_t, void (*)(rd_kafka_NewPartitions_t*)> request(
       rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(total), error, sizeof error),
       rd_kafka_NewPartitions_destroy);
