@@ -5,8 +5,8 @@
 #      pinned kubernetes-validate knows and an older one still in provider support; documents of
 #      optional CRD kinds (KEDA ScaledObject, ServiceMonitor, PodMonitoring) are skipped with a
 #      printed SKIP line, never silently
-#   3. shellcheck on k8s/*.sh, scripts/*.sh and scripts/lib/*.sh; hadolint on Dockerfile and
-#      Dockerfile.runtime
+#   3. shellcheck on k8s/*.sh, scripts/*.sh, scripts/lib/*.sh and scripts/postgres-image/*.sh;
+#      hadolint on Dockerfile, Dockerfile.runtime and scripts/postgres-image/Dockerfile
 #   4. kube-score (pinned, built from the Go module proxy) on k8s/stg/*.yaml and k8s/prod/*.yaml
 #      (not optional/: CRDs and templates); every finding must be listed, with its reason, in
 #      k8s/kube-score-accepted.txt, and every entry there must still match a finding
@@ -157,14 +157,14 @@ run_validate() {
 }
 
 run_shellcheck() {
-  local files=(k8s/*.sh scripts/*.sh scripts/lib/*.sh)
+  local files=(k8s/*.sh scripts/*.sh scripts/lib/*.sh scripts/postgres-image/*.sh)
   echo "shellcheck $(shellcheck --version | sed -n 's/^version: //p'): ${files[*]}"
   shellcheck -x "${files[@]}"
 }
 
 run_hadolint() {
-  echo "hadolint $HADOLINT_VERSION: Dockerfile Dockerfile.runtime"
-  "$VENV/bin/hadolint" Dockerfile Dockerfile.runtime
+  echo "hadolint $HADOLINT_VERSION: Dockerfile Dockerfile.runtime scripts/postgres-image/Dockerfile"
+  "$VENV/bin/hadolint" Dockerfile Dockerfile.runtime scripts/postgres-image/Dockerfile
 }
 
 # kube-score per environment; findings (not OK, not SKIPPED) against k8s/kube-score-accepted.txt.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Offline checks of the Kubernetes manifests in k8s/ against the code; helper of
-scripts/check-manifests.sh and scripts/check-container-start.sh (run with the Python of the
+scripts/check-manifests.sh (run with the Python of the
 check venv, which has PyYAML and kubernetes-validate).
 
   validate     --k8s-version V ...   every manifest through `kubernetes-validate --strict`;
@@ -13,10 +13,6 @@ check venv, which has PyYAML and kubernetes-validate).
                                       Kafka properties (config/kafka.stg.json), Services, PDBs,
                                       Secrets, KEDA's cap (partitions per topic), the security
                                       context, and the Dockerfile (user, entrypoint, CI commands)
-  container-plan --env E --workload W --root DIR --out FILE
-                                      lays out the ConfigMap files and volumes of one workload
-                                      under DIR and writes its command line, environment, probes
-                                      and limits as bash assignments (check-container-start.sh)
 
 Nothing here lists settings, routes or ports by hand: they are read from the code each run.
 """
@@ -26,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -368,14 +363,6 @@ def literal_env(container: dict) -> dict[str, str | None]:
     for e in container.get("env", []):
         env[e["name"]] = e.get("value") if "value" in e else None
     return env
-
-
-def memory_bytes(quantity: str) -> int:
-    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "K": 10**3, "M": 10**6, "G": 10**9, "k": 10**3}
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([A-Za-z]*)", str(quantity))
-    if not m:
-        raise ValueError(f"bad quantity {quantity}")
-    return int(float(m.group(1)) * units.get(m.group(2), 1))
 
 
 def prestop_seconds(container: dict) -> int:
@@ -801,10 +788,6 @@ class EnvCheck:
                                      f"{mon.where()}: path {ep.get('path')} is not a GET route of {binary_of(c)}")
 
 
-def shell_array(name: str, values: list[str]) -> str:
-    return f"{name}=(" + " ".join(shlex.quote(v) for v in values) + ")"
-
-
 def k8s_lib_value(name: str) -> str:
     m = re.search(rf"^readonly {name}=(\S+)", (K8S / "lib.sh").read_text(), re.M)
     if not m:
@@ -883,95 +866,6 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     return 1 if report.failures else 0
 
 
-# ----------------------------------------------------------- container plan ---
-
-def cmd_container_plan(args: argparse.Namespace) -> int:
-    docs = env_docs(args.env)
-    configmaps = {d.name: d for d in docs if d.kind == "ConfigMap"}
-    workload = next((d for d in docs if d.kind in WORKLOAD_KINDS and d.name == args.workload and not d.optional), None)
-    if workload is None:
-        raise SystemExit(f"k8s/{args.env}: no workload {args.workload}")
-    spec = pod_template(workload)["spec"]
-    container = next(c for c in spec["containers"] if binary_of(c))
-    root = Path(args.root)
-    writable: list[str] = []
-    for m in container.get("volumeMounts", []):
-        volume = next((v for v in spec.get("volumes", []) if v["name"] == m["name"]), {})
-        target = root / m["mountPath"].lstrip("/")
-        target.mkdir(parents=True, exist_ok=True)
-        if "configMap" in volume:
-            cm = configmaps[volume["configMap"]["name"]]
-            items = volume["configMap"].get("items") or [{"key": k, "path": k} for k in cm.obj.get("data", {})]
-            for item in items:
-                (target / item["path"]).parent.mkdir(parents=True, exist_ok=True)
-                (target / item["path"]).write_text(cm.obj["data"][item["key"]])
-        elif not m.get("readOnly"):
-            writable.append(str(target))
-
-    def mapped(arg: str) -> str:
-        for m in container.get("volumeMounts", []):
-            mp = m["mountPath"].rstrip("/")
-            if arg == mp or arg.startswith(mp + "/"):
-                return str(root / arg.lstrip("/"))
-        return arg
-
-    env: list[str] = []
-    skipped: list[str] = []
-    pod_name = f"{workload.name}-check-0"
-    for e in container.get("env", []):
-        if "value" in e:
-            env.append(f"{e['name']}={e['value']}")
-            continue
-        src = e.get("valueFrom") or {}
-        if "configMapKeyRef" in src:
-            env.append(f"{e['name']}={configmaps[src['configMapKeyRef']['name']].obj['data'][src['configMapKeyRef']['key']]}")
-        elif "fieldRef" in src:
-            field = src["fieldRef"]["fieldPath"]
-            value = {"metadata.name": pod_name, "metadata.namespace": NAMESPACE}.get(field, "127.0.0.1")
-            env.append(f"{e['name']}={value}")
-        elif "secretKeyRef" in src:
-            ref = src["secretKeyRef"]
-            if e["name"] in args.override:
-                skipped.append(f"{e['name']} (Secret {ref['name']}/{ref['key']}; overridden by the check)")
-            elif ref.get("optional"):
-                skipped.append(f"{e['name']} (optional Secret {ref['name']}/{ref['key']}, absent offline)")
-            else:
-                env.append(f"{e['name']}=offline-check-placeholder")
-                skipped.append(f"{e['name']} (Secret {ref['name']}/{ref['key']}: a placeholder value offline)")
-        else:
-            raise SystemExit(f"{workload.where()}: env {e['name']} needs {list(src)} which cannot be provided offline")
-
-    cfg_path = arg_value(container.get("args") or [], "--config")
-    cfg_file = configmap_file(cfg_path, container, spec, configmaps) if cfg_path else None
-    cfg = yaml.safe_load(cfg_file[1]) if cfg_file else {}
-    topics = [t["name"] for t in cfg.get("topics", []) if isinstance(t, dict)] if isinstance(cfg.get("topics"), list) else []
-    psc = spec.get("securityContext") or {}
-    probes = {p: container[p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe", "readinessProbe") if p in container}
-    annotations = pod_template(workload)["metadata"].get("annotations") or {}
-    lines = [
-        "# generated by scripts/check_manifests.py container-plan; sourced by scripts/check-container-start.sh",
-        f"PLAN_WORKLOAD={shlex.quote(workload.where())}",
-        f"PLAN_BINARY={shlex.quote(binary_of(container))}",
-        shell_array("PLAN_ARGS", [mapped(a) for a in container.get("args") or []]),
-        shell_array("PLAN_ENV", env),
-        shell_array("PLAN_SKIPPED_ENV", skipped),
-        shell_array("PLAN_WRITABLE", writable),
-        f"PLAN_HOSTNAME={shlex.quote(pod_name)}",
-        f"PLAN_RUN_AS={psc.get('runAsUser', '')}:{psc.get('runAsGroup', psc.get('runAsUser', ''))}",
-        f"PLAN_LIVENESS_PATH={shlex.quote(probes.get('livenessProbe', ''))}",
-        f"PLAN_READINESS_PATH={shlex.quote(probes.get('readinessProbe', ''))}",
-        f"PLAN_STARTUP_PATH={shlex.quote(probes.get('startupProbe', ''))}",
-        f"PLAN_METRICS_PATH={shlex.quote(annotations.get('prometheus.io/path', ''))}",
-        f"PLAN_GRACE_SECONDS={int(spec.get('terminationGracePeriodSeconds', 30))}",
-        f"PLAN_PRESTOP_SECONDS={prestop_seconds(container)}",
-        f"PLAN_MEMORY_LIMIT_BYTES={memory_bytes(((container.get('resources') or {}).get('limits') or {}).get('memory', '0'))}",
-        shell_array("PLAN_TOPICS", topics),
-        f"PLAN_DLQ_TOPIC={shlex.quote(str((cfg.get('kafka') or {}).get('dead_letter_topic', '')))}",
-    ]
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    return 0
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -979,19 +873,11 @@ def main() -> int:
     p.add_argument("--k8s-version", action="append", default=[])
     p = sub.add_parser("consistency")
     p.add_argument("--bin-dir", default=str(ROOT / "build/bin"))
-    p = sub.add_parser("container-plan")
-    p.add_argument("--env", default="stg")
-    p.add_argument("--workload", required=True)
-    p.add_argument("--root", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--override", action="append", default=[], help="variables the caller sets itself")
     args = parser.parse_args()
     if args.command == "validate":
         args.k8s_version = args.k8s_version or ["latest"]
         return cmd_validate(args)
-    if args.command == "consistency":
-        return cmd_consistency(args)
-    return cmd_container_plan(args)
+    return cmd_consistency(args)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@
 # has just built and tested; installs only the runtime libraries they need (the Debian packages
 # that own their NEEDED entries). Under a minute once the base image exists.
 # --full: the multi-stage ./Dockerfile (compiles inside the image; ~15 min on 2 cores).
+# --postgres: instead, the PostgreSQL image k8s/prod's database runs under scripts/check-kube-play.sh
+#   prod (scripts/postgres-image: Debian's postgresql-15 with the official image's entrypoint
+#   contract; tagged $LEAFSYNC_POSTGRES_IMAGE, default leafsync-postgres:15). ~1 min.
 #
 # Prepares what it needs first, each step only when missing:
 #   - podman, runc, netavark, aardvark-dns, iptables (netavark needs it), catatonit (pod infra
@@ -17,7 +20,7 @@
 #     (/etc/apt/sources.list or /etc/apt/sources.list.d/); podman's image store is the cache.
 # Prints the image's size and the build's time.
 #
-# Usage: scripts/image.sh [--full] [BIN_DIR]     (BIN_DIR default build/bin)
+# Usage: scripts/image.sh [--full | --postgres] [BIN_DIR]     (BIN_DIR default build/bin)
 # Environment: LEAFSYNC_IMAGE (default leafsync:dev), DEBIAN_MIRROR (default: from apt's sources)
 # Exit codes: 0 built, 1 failed, 2 usage.
 set -euo pipefail
@@ -37,12 +40,14 @@ while [ $# -gt 0 ]; do
   case $1 in
     -h | --help) usage; exit 0 ;;
     --full) full=1 ;;
+    --postgres) full=postgres ;;
     -*) usage >&2; exit 2 ;;
     *) BIN_DIR=$1; [ "${BIN_DIR#/}" != "$BIN_DIR" ] || BIN_DIR=$CALLER_DIR/$BIN_DIR ;;
   esac
   shift
 done
 IMAGE=${LEAFSYNC_IMAGE:-leafsync:dev}
+[ "$full" != postgres ] || IMAGE=${LEAFSYNC_POSTGRES_IMAGE:-leafsync-postgres:15}
 SUITE=bookworm
 
 as_root() {
@@ -152,7 +157,11 @@ check_runtime_stage
 
 old_id=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 started=$SECONDS
-if [ "$full" = 1 ]; then
+if [ "$full" = postgres ]; then
+  log "building $IMAGE from scripts/postgres-image (Debian's postgresql-15)"
+  podman build --pull=never --format docker -q -t "$IMAGE" scripts/postgres-image >&2 ||
+    die "podman build failed"
+elif [ "$full" = 1 ]; then
   log "building $IMAGE from Dockerfile (full multi-stage build)"
   podman build --pull=never --format docker -t "$IMAGE" -f Dockerfile . >&2
 else

@@ -46,13 +46,14 @@ scripts/check-api.sh
 echo "== stream vs batch experiment, CI variant (asserts the stream moves fewer bytes and stays fresher)"
 bench/experiment.sh --ci --out build/experiment-ci
 
-echo "== deployment checks: manifests offline, the containers' command lines for real"
+echo "== deployment checks: manifests offline"
 scripts/check-manifests.sh build/bin
-scripts/check-container-start.sh build/bin
 
-echo "== the real image: built from build/bin (Dockerfile.runtime), k8s/stg run by podman kube play"
+echo "== the real image: built from build/bin (Dockerfile.runtime), k8s/stg and k8s/prod run by podman kube play"
 scripts/image.sh build/bin
+scripts/image.sh --postgres
 scripts/check-kube-play.sh stg
+scripts/check-kube-play.sh prod
 
 if [ "${LEAFSYNC_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== the same under AddressSanitizer + UndefinedBehaviorSanitizer"
