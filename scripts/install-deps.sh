@@ -16,6 +16,7 @@ test_packages=(
   git curl libgtest-dev libgmock-dev sqlite3
   postgresql prometheus kcat apache2-utils default-jre-headless maven
   jq python3-matplotlib time
+  clang libclang-rt-14-dev
 )
 case ${1:-} in
   --build-only) packages=("${build_packages[@]}") ;;

@@ -37,6 +37,9 @@ export LEAFSYNC_TEST_POSTGRES_URL
 echo "== unit and integration tests"
 ctest --test-dir build --output-on-failure --timeout 300 -j2
 
+echo "== the codecs fuzzed (libFuzzer, ASan + UBSan), 30 s each from the corpus"
+scripts/fuzz.sh 30
+
 echo "== Grafana dashboard: every query against a real Prometheus scraping the running services"
 scripts/check-dashboard.sh
 
