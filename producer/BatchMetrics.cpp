@@ -3,6 +3,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "leafsync/ConsumerMetrics.h"
+#include "leafsync/ProcessMetrics.h"
 
 namespace leafsync {
 
@@ -84,7 +85,9 @@ BatchMetrics::BatchMetrics(std::string_view strategy_name)
                                   {{"strategy", std::string(strategy_name)}, {"direction", "deleted"}})) {}
 
 std::string BatchMetrics::serialize() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  auto families = registry_->Collect();
+  appendProcessMetrics(families);
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace leafsync

@@ -2,6 +2,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "leafsync/ProcessMetrics.h"
+
 namespace leafsync {
 
 using prometheus::BuildCounter;
@@ -49,7 +51,9 @@ ProducerMetrics::ProducerMetrics()
 }
 
 std::string ProducerMetrics::serialize() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  auto families = registry_->Collect();
+  appendProcessMetrics(families);
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace leafsync

@@ -136,7 +136,7 @@ sleep 5  # a few scrapes of every target, and a batch run or two, before the fir
 substitute() {
     # shellcheck disable=SC2016  # literal Grafana variables, not shell ones
     sed -e 's/\$__rate_interval/1m/g' -e 's/\${__rate_interval}/1m/g' -e 's/\$__range/5m/g' -e 's/\${__range}/5m/g' \
-        -e 's/\$__interval/15s/g' -e 's/\${topic}/.*/g' -e 's/\$topic/.*/g'
+        -e 's/\$__interval/15s/g' -e 's/\${topic}/.*/g' -e 's/\$topic/.*/g' -e 's/\${instance}/.*/g' -e 's/\$instance/.*/g'
 }
 exprs_file=$work/expressions.txt
 for d in "${dashboards[@]}"; do

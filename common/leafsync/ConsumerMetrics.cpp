@@ -2,6 +2,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "leafsync/ProcessMetrics.h"
+
 namespace leafsync {
 
 using prometheus::BuildCounter;
@@ -150,7 +152,9 @@ void ConsumerMetrics::PartitionGauges::remove(const std::string& topic, std::int
 }
 
 std::string ConsumerMetrics::serialize() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  auto families = registry_->Collect();
+  appendProcessMetrics(families);
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace leafsync

@@ -1,0 +1,16 @@
+#pragma once
+
+#include <prometheus/metric_family.h>
+
+#include <vector>
+
+namespace leafsync {
+
+// What operators expect on every service's /metrics: the process_* families of the Prometheus
+// client conventions (CPU seconds, resident and virtual memory, open and maximum file
+// descriptors, start time), read from /proc at each scrape. prometheus-cpp has no process
+// collector of its own.
+// Appends them to `families`; on a system without /proc it appends nothing.
+void appendProcessMetrics(std::vector<prometheus::MetricFamily>& families);
+
+}  // namespace leafsync
