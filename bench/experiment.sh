@@ -192,13 +192,14 @@ sleep 1.5  # the sampler's first poll (and its index on the copies) before the w
 "$PY" "$REPORT" snapshot --services "$out/services.json" --out "$out/snapshot_t0.json"
 t0=$SECONDS
 
-# 5. The workload, identical for both sides: they read the same source.
+# 5. The workload, identical for both sides: they read the same source. Its progress lines
+# (every 2 s: where it is in the window, rate, errors, outbox depth) are shown as it runs.
 xp_log "load: $rate writes/s for $duration s, mix $mix, images $image_bytes B; batch period $period s"
 timer=()
 [[ -x /usr/bin/time ]] && timer=(/usr/bin/time -f '%e %U %S %M' -o "$work/load.time")
 "${timer[@]}" "$XP_BIN/leafsync-producer" load --config "$work/producer.yaml" \
     --no-relay --rate "$rate" --duration "$duration" --mix "$mix" --image-bytes "$image_bytes" --seed 42 \
-    >"$work/load.out" 2>>"$work/load.log" &
+    >"$work/load.out" 2> >(tee -a "$work/load.log" | grep --line-buffered '^load:' >&2) &
 load_pid=$!
 XP_PIDS+=("$load_pid")
 wait "$load_pid" || xp_die "the load failed: $(tail -5 "$work/load.log")"

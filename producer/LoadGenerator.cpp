@@ -1,6 +1,7 @@
 #include "LoadGenerator.h"
 
 #include <chrono>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
@@ -25,6 +26,26 @@ void parseMix(const std::string& text, LoadOptions& o) {
   o.mix_delete = d;
 }
 
+namespace {
+
+void reportProgress(std::ostream& out, SourceStore& store, const LoadResult& so_far,
+                    std::chrono::steady_clock::duration elapsed, double duration_s) {
+  const double seconds = std::chrono::duration<double>(elapsed).count();
+  long long outbox = -1;
+  try {
+    outbox = static_cast<long long>(store.pendingCount());
+  } catch (const std::exception&) {  // the depth is information; the run goes on without it
+  }
+  char line[240];
+  std::snprintf(line, sizeof line,
+                "load: %.0f/%.0f s, %lld writes (%.1f/s), %lld errors, outbox %lld events not yet published\n", seconds,
+                duration_s, static_cast<long long>(so_far.writes()), static_cast<double>(so_far.writes()) / seconds,
+                static_cast<long long>(so_far.errors), outbox);
+  out << line << std::flush;
+}
+
+}  // namespace
+
 LoadResult runLoad(SourceStore& store, const LoadOptions& o, const std::function<void()>& on_write,
                    const std::atomic<bool>& stop) {
   std::mt19937_64 rng(o.seed);
@@ -43,7 +64,14 @@ LoadResult runLoad(SourceStore& store, const LoadOptions& o, const std::function
   auto interval = std::chrono::duration<double>(1.0 / o.rate);
   std::int64_t total = static_cast<std::int64_t>(o.rate * o.duration_s);
   int weight = o.mix_create + o.mix_update + o.mix_delete;
+  const auto every = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(o.progress_every_s));
+  auto next_report = started + every;
   for (std::int64_t i = 0; i < total && !stop; ++i) {
+    if (o.progress != nullptr && o.progress_every_s > 0 && std::chrono::steady_clock::now() >= next_report) {
+      reportProgress(*o.progress, store, result, std::chrono::steady_clock::now() - started, o.duration_s);
+      next_report += every;
+    }
     std::this_thread::sleep_until(started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval * i));
     Plant plant = kAllPlants[rng() % 3];
     auto& ids = live[plantIndex(plant)];

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <iostream>
 #include <string>
 
 #include "leafsync/SourceStore.h"
@@ -17,6 +18,10 @@ struct LoadOptions {
   int mix_delete = 5;
   std::size_t image_bytes = 1024;
   std::uint64_t seed = 1;
+  // A progress line (rate, errors, outbox depth, time left) every progress_every_s; a long run
+  // must show where it is. nullptr: none.
+  std::ostream* progress = &std::cerr;
+  double progress_every_s = 2;
 };
 
 struct LoadResult {
