@@ -11,6 +11,8 @@
 #   --seed-images N     images in the source before the window (default 3000)
 #   --period S          batch period in seconds (default 600, the db_synchronizer_job's)
 #   --batch-modes LIST  comma-separated: full,watermark (default both)
+#   --compression C     compression.type of the relay's producer: none, lz4, zstd (default: the
+#                       relay's own default, zstd)
 #   --out DIR           results (default var/experiment/<UTC time>)
 #   --bootstrap H:P     use this Kafka broker (default: $LEAFSYNC_TEST_BOOTSTRAP, else our own)
 #   --kafka-port P      port of our own broker when none is given (default 29094)
@@ -41,6 +43,7 @@ for a in "${args[@]}"; do [[ $a == --ci ]] && { ci=1; ci_defaults; }; done
 while (($#)); do
     case $1 in
         --ci) shift ;;
+        --compression) export XP_COMPRESSION=$2; shift 2 ;;
         --keep) keep=1; shift ;;
         --rate) rate=$2; shift 2 ;;
         --duration) duration=$2; shift 2 ;;
@@ -220,6 +223,7 @@ while :; do
     ((SECONDS < deadline)) || xp_die "the stream did not drain (outbox $outbox, lag $lag, batch running $running)"
     sleep 0.2
 done
+sleep 1.1  # the Kafka clients' last statistics (every second here: the wire-byte counters)
 "$PY" "$REPORT" snapshot --services "$out/services.json" --out "$out/snapshot_t1.json"
 xp_log "window closed after $((SECONDS - t0)) s"
 sleep 1.2  # one more sampler poll

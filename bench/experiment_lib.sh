@@ -86,7 +86,8 @@ xp_write_configs() {
     local dir=$1 prefix=$2 consumer_port=$3 producer_port=$4 plant
     cat >"$dir/kafka.json" <<EOF
 {"bootstrap.servers": "$XP_BOOTSTRAP", "group.id": "${prefix}group", "client.id": "${prefix}client",
- "auto.offset.reset": "earliest", "session.timeout.ms": "6000", "fetch.wait.max.ms": "50"}
+ "auto.offset.reset": "earliest", "session.timeout.ms": "6000", "fetch.wait.max.ms": "50",
+ "statistics.interval.ms": "1000"${XP_COMPRESSION:+, \"compression.type\": \"$XP_COMPRESSION\"}}
 EOF
     {
         echo "kafka: {properties: kafka.json, dead_letter_topic: ${prefix}dlq, start_when_empty: earliest}"

@@ -293,6 +293,9 @@ def cmd_report(args):
         "side": "stream",
         "bytes_transferred": delta("consumer", "leafsync_bytes_consumed_total"),
         "bytes_other_hop": delta("producer", "leafsync_bytes_published_total"),
+        # What the relay's and the consumer's Kafka clients put on and took off the wire, both
+        # directions, compression and protocol included (librdkafka's statistics).
+        "wire_bytes": delta("producer", "leafsync_wire_bytes_total") + delta("consumer", "leafsync_wire_bytes_total"),
         "items": delta("consumer", "leafsync_events_consumed_total"),
         "changed_in_copy": delta("consumer", "leafsync_events_applied_total"),
         "hist": stream_hist,
@@ -309,6 +312,7 @@ def cmd_report(args):
             "side": s["side"],
             "bytes_transferred": delta(name, "leafsync_sync_bytes_total", direction="read"),
             "bytes_other_hop": delta(name, "leafsync_sync_bytes_total", direction="written"),
+            "wire_bytes": None,  # the experiment's batch reads a local SQLite file: nothing on a wire
             "items": delta(name, "leafsync_sync_rows_total", direction="read"),
             "changed_in_copy": delta(name, "leafsync_sync_rows_total", direction="written")
                                + delta(name, "leafsync_sync_rows_total", direction="deleted"),
@@ -336,6 +340,8 @@ def cmd_report(args):
          lambda s: human_bytes(s["bytes_transferred"])),
         ("bytes per change", lambda s: human_bytes(s["bytes_per_change"])),
         ("other hop (stream: published to Kafka; batch: stored in its copy)", lambda s: human_bytes(s["bytes_other_hop"])),
+        ("wire bytes (stream: relay + consumer Kafka clients, both directions, as compressed)",
+         lambda s: "-" if s["wire_bytes"] is None else human_bytes(s["wire_bytes"])),
         ("events or rows read per second", lambda s: f"{s['per_second']:.1f}"),
         ("rows changed in the copy", lambda s: f"{s['changed_in_copy']:.0f}"),
         ("batch runs in the window", lambda s: "-" if s["runs"] is None else f"{s['runs']:.0f}"),

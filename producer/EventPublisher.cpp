@@ -63,6 +63,8 @@ void KafkaEventPublisher::produce(const std::string& topic, std::int32_t partiti
   }
 }
 
+void KafkaEventPublisher::serveEvents() { producer_->poll(0); }
+
 FlushResult KafkaEventPublisher::flush(std::chrono::milliseconds timeout) {
   // librdkafka retries a queued event until message.timeout.ms, then reports it failed; until
   // then it is on its way, and sending it again would only queue a second copy.

@@ -28,6 +28,8 @@ class EventPublisher {
   // The same message to every partition of the topic (snapshot end markers).
   virtual void sendToAllPartitions(const std::string& topic, const std::string& key, const std::string& value) = 0;
   virtual FlushResult flush(std::chrono::milliseconds timeout) = 0;
+  // Serves the client's callbacks while nothing is sent (its statistics: the wire-byte counters).
+  virtual void serveEvents() {}
 };
 
 // Idempotent producer (enable.idempotence=true, acks=all): retries never reorder or
@@ -40,6 +42,7 @@ class KafkaEventPublisher : public EventPublisher, private RdKafka::DeliveryRepo
   void send(const std::string& topic, const std::string& key, const std::string& value) override;
   void sendToAllPartitions(const std::string& topic, const std::string& key, const std::string& value) override;
   FlushResult flush(std::chrono::milliseconds timeout) override;
+  void serveEvents() override;
 
  private:
   void produce(const std::string& topic, std::int32_t partition, const std::string& key, const std::string& value);

@@ -57,7 +57,10 @@ std::size_t OutboxRelay::publishOnce() {
     logEvent(LogLevel::Error, "outbox_read_failed", {{"error", e.what()}});
     return 0;
   }
-  if (batch.empty() || in_flight_) return 0;
+  if (batch.empty() || in_flight_) {
+    publisher_->serveEvents();
+    return 0;
+  }
   std::size_t bytes = 0;
   for (const OutboxEntry& e : batch) {
     const std::string& topic = topics_[plantIndex(e.plant)];

@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "leafsync/KafkaWireBytes.h"
 #include "leafsync/ProcessMetrics.h"
 
 namespace leafsync {
@@ -53,6 +54,7 @@ ProducerMetrics::ProducerMetrics()
 std::string ProducerMetrics::serialize() const {
   auto families = registry_->Collect();
   appendProcessMetrics(families);
+  KafkaWireBytes::process().appendMetrics(families, "stream");
   return prometheus::TextSerializer().Serialize(families);
 }
 

@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "leafsync/KafkaWireBytes.h"
 #include "leafsync/ProcessMetrics.h"
 
 namespace leafsync {
@@ -154,6 +155,7 @@ void ConsumerMetrics::PartitionGauges::remove(const std::string& topic, std::int
 std::string ConsumerMetrics::serialize() const {
   auto families = registry_->Collect();
   appendProcessMetrics(families);
+  KafkaWireBytes::process().appendMetrics(families, "stream");
   return prometheus::TextSerializer().Serialize(families);
 }
 

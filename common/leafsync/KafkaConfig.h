@@ -14,7 +14,8 @@ namespace leafsync {
 std::unique_ptr<RdKafka::Conf> makeKafkaConf(const std::map<std::string, std::string>& properties);
 
 // Consumer-only properties dropped from a producer's copy of the shared Kafka settings, so
-// one JSON file serves both without librdkafka warnings.
+// one JSON file serves both without librdkafka warnings; compression.type defaults to zstd
+// (the relay and the dead-letter producer), a property of the file overrides it.
 std::map<std::string, std::string> producerProperties(
     const std::map<std::string, std::string>& properties);
 

@@ -16,10 +16,10 @@ namespace {
 
 constexpr std::int64_t kLastVersion = std::numeric_limits<std::int64_t>::max();
 
-// Recorded envelopes live beside this file: tests/unit/debezium/<name>.{key,value}.json.
+// Recorded envelopes: tests/unit/debezium/<name>.{key,value}.json (an absolute path from the
+// build: __FILE__ is relative when the compiler runs under ccache with a base directory).
 std::string sample(const std::string& file) {
-  std::string here = __FILE__;
-  std::string path = here.substr(0, here.find_last_of('/') + 1) + "debezium/" + file;
+  std::string path = std::string(LEAFSYNC_TEST_SOURCE_DIR) + "/unit/debezium/" + file;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     ADD_FAILURE() << "cannot read sample " << path;
