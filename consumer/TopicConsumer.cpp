@@ -72,9 +72,9 @@ void TopicConsumer::run() {
   if (!ever_assigned_) {
     // librdkafka before 2.3.0 aborts when a cooperative-sticky consumer is destroyed before
     // its first assignment (confluentinc/librdkafka#4312; Debian ships 2.0.2). Let the join
-    // finish, for a bounded time, before closing. An assignment meanwhile starts appliers;
-    // close() stops them again.
-    auto until = Clock::now() + std::chrono::seconds(15);
+    // finish, for a bounded time (kafka.first_assignment_wait_ms: with no broker this is the
+    // whole stop), before closing. An assignment meanwhile starts appliers; close() stops them.
+    auto until = Clock::now() + std::chrono::milliseconds(config_.first_assignment_wait_ms);
     while (!ever_assigned_ && Clock::now() < until) {
       std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
     }

@@ -12,6 +12,7 @@
 #include "ReadApi.h"
 #include "SyncStatus.h"
 #include "TopicConsumer.h"
+#include "leafsync/CommandLine.h"
 #include "leafsync/ConsumerConfig.h"
 #include "leafsync/ConsumerMetrics.h"
 #include "leafsync/HttpSupport.h"
@@ -23,12 +24,6 @@
 namespace {
 
 constexpr std::size_t kMaxRequestBytes = 1 << 20;
-
-void usage() {
-  std::cout << "usage: leafsync-consumer [--config PATH] [--print-env]\n"
-               "  --config PATH   service settings (YAML), default config/consumer.yaml\n"
-               "  --print-env     list the LEAFSYNC_* variables that override settings\n";
-}
 
 int run(const std::string& config_path, leafsync::StopSignals& stop) {
   using namespace leafsync;
@@ -91,30 +86,19 @@ int main(int argc, char** argv) {
   // Blocks the stop signals before any thread starts, so only stop.wait() sees them.
   leafsync::StopSignals stop;
 
+  CLI::App app("leafsync-consumer: Kafka change events -> the copy (consumer_plant_db) + the read API.\n"
+               "Every setting of the YAML file can be overridden by a LEAFSYNC_* variable (--print-env).",
+               "leafsync-consumer");
+  leafsync::configureApp(app, "leafsync-consumer");
   std::string config_path = "config/consumer.yaml";
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (arg == "--print-env") {
-      for (const auto& e : leafsync::consumerEnvOverrides()) std::cout << e.name << '\t' << e.setting << '\n';
-      return 0;
-    } else if (arg == "--help" || arg == "-h") {
-      usage();
-      return 0;
-    } else {
-      usage();
-      return 2;
-    }
+  bool print_env = false;
+  app.add_option("--config", config_path, "service settings (YAML)")->type_name("PATH")->capture_default_str();
+  app.add_flag("--print-env", print_env, "list the LEAFSYNC_* variables that override settings, then exit");
+  if (auto code = leafsync::parseCommandLine(app, argc, argv)) return *code;
+  if (print_env) {
+    for (const auto& e : leafsync::consumerEnvOverrides()) std::cout << e.name << '\t' << e.setting << '\n';
+    return 0;
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  try {
-    return run(config_path, stop);
-  } catch (const leafsync::ConfigError& e) {
-    leafsync::logEvent(leafsync::LogLevel::Error, "config_error", {{"error", e.what()}});
-    return 2;
-  } catch (const std::exception& e) {
-    leafsync::logEvent(leafsync::LogLevel::Error, "startup_failed", {{"error", e.what()}});
-    return 1;
-  }
+  return leafsync::runLogged([&] { return run(config_path, stop); });
 }

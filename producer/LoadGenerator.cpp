@@ -17,8 +17,9 @@ namespace leafsync {
 void parseMix(const std::string& text, LoadOptions& o) {
   int c = 0, u = 0, d = 0;
   char sep1 = 0, sep2 = 0;
-  if (std::sscanf(text.c_str(), "%d%c%d%c%d", &c, &sep1, &u, &sep2, &d) != 5 || sep1 != ':' || sep2 != ':' || c < 0 ||
-      u < 0 || d < 0 || c + u + d == 0) {
+  int used = 0;  // characters read: nothing may follow the third weight
+  if (std::sscanf(text.c_str(), "%d%c%d%c%d%n", &c, &sep1, &u, &sep2, &d, &used) != 5 || sep1 != ':' || sep2 != ':' ||
+      static_cast<std::size_t>(used) != text.size() || c < 0 || u < 0 || d < 0 || c + u + d == 0) {
     throw std::invalid_argument("--mix must be create:update:delete weights, e.g. 20:75:5");
   }
   o.mix_create = c;

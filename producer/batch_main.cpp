@@ -5,16 +5,15 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <pistache/router.h>
 #include <string>
 
 #include "BatchMetrics.h"
 #include "BatchSynchronizer.h"
+#include "leafsync/CommandLine.h"
 #include "leafsync/ConnectionPool.h"
 #include "leafsync/HttpSupport.h"
 #include "leafsync/Log.h"
@@ -25,68 +24,41 @@
 namespace leafsync {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: leafsync-batch-sync [options]\n"
-    "  --source URL              the source, producer_plant_db (default sqlite:var/producer_plant_db.sqlite)\n"
-    "  --copy URL                the batch job's copy (default sqlite:var/batch_copy.sqlite)\n"
-    "  --mode full|watermark     every row every run, or rows whose updated_at passed the last\n"
-    "                            run's mark (default full)\n"
-    "  --period-s S              seconds between run starts (default 600; fractions allowed, >= 0.1)\n"
-    "  --http-port P             /metrics, /healthz, /readyz, /batch-status, POST /run and the\n"
-    "                            read API over the copy (default 8082; 0 = any free port)\n"
-    "  --page-rows N             rows per source query and copy transaction (default 500)\n"
-    "  --watermark-overlap-s S   watermark runs re-read rows this much older than the mark (default 2)\n"
-    "  --deletes ids|none        watermark runs: find deletes by reading the id set (default ids)\n"
-    "  --once                    one run, print its numbers, exit (0 = the run succeeded)\n"
-    "  --log-level L             debug, info, warn, error (default info)\n"
-    "Every option can also come from the environment: LEAFSYNC_BATCH_SOURCE_URL, LEAFSYNC_BATCH_COPY_URL,\n"
-    "LEAFSYNC_BATCH_MODE, LEAFSYNC_BATCH_PERIOD_S, LEAFSYNC_BATCH_HTTP_PORT (flags win).\n";
-
+// The command line; every option can also come from its environment variable (the flag wins).
 struct Args {
-  std::map<std::string, std::string> options;
-  std::string get(const std::string& name, const char* env, const std::string& fallback) const {
-    auto it = options.find(name);
-    if (it != options.end()) return it->second;
-    if (env) {
-      if (const char* value = std::getenv(env); value && *value) return value;
-    }
-    return fallback;
-  }
-  bool has(const std::string& name) const { return options.count(name) > 0; }
+  std::string source_url = "sqlite:var/producer_plant_db.sqlite";
+  std::string copy_url = "sqlite:var/batch_copy.sqlite";
+  std::string mode = "full";
+  double period_s = 600;
+  int http_port = 8082;
+  int page_rows = 500;
+  double watermark_overlap_s = 2;
+  std::string deletes = "ids";
+  bool once = false;
+  std::string log_level = "info";
 };
 
-Args parseArgs(int argc, char** argv) {
-  Args args;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--once" || arg == "--help" || arg == "-h") {
-      args.options[arg] = "1";
-      continue;
-    }
-    static const char* known[] = {"--source", "--copy", "--mode", "--period-s", "--http-port", "--page-rows",
-                                  "--watermark-overlap-s", "--deletes", "--log-level"};
-    bool ok = false;
-    for (const char* k : known) ok = ok || arg == k;
-    if (!ok) throw std::invalid_argument("unknown option '" + arg + "'");
-    if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
-    args.options[arg] = argv[++i];
-  }
-  return args;
-}
-
-double number(const std::string& text, const std::string& name, double min, double max) {
-  std::size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || text.empty() || !(v >= min && v <= max)) {
-    throw std::invalid_argument(name + " must be a number in [" + std::to_string(min) + ", " + std::to_string(max) +
-                                "], got '" + text + "'");
-  }
-  return v;
+void addOptions(CLI::App& app, Args& args) {
+  app.add_option("--source", args.source_url, "the source, producer_plant_db")
+      ->type_name("URL")->envname("LEAFSYNC_BATCH_SOURCE_URL")->capture_default_str();
+  app.add_option("--copy", args.copy_url, "the batch job's copy")
+      ->type_name("URL")->envname("LEAFSYNC_BATCH_COPY_URL")->capture_default_str();
+  app.add_option("--mode", args.mode, "every row every run (full), or rows whose updated_at passed the last run's mark")
+      ->check(CLI::IsMember({"full", "watermark"}))->envname("LEAFSYNC_BATCH_MODE")->capture_default_str();
+  app.add_option("--period-s", args.period_s, "seconds between run starts (fractions allowed)")
+      ->type_name("S")->check(CLI::Range(0.1, 86400.0 * 7))->envname("LEAFSYNC_BATCH_PERIOD_S")->capture_default_str();
+  app.add_option("--http-port", args.http_port,
+                 "/metrics, /healthz, /readyz, /batch-status, POST /run and the read API over the copy (0 = any free port)")
+      ->type_name("P")->check(CLI::Range(0, 65535))->envname("LEAFSYNC_BATCH_HTTP_PORT")->capture_default_str();
+  app.add_option("--page-rows", args.page_rows, "rows per source query and copy transaction")
+      ->type_name("N")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--watermark-overlap-s", args.watermark_overlap_s, "watermark runs re-read rows this much older than the mark")
+      ->type_name("S")->check(CLI::Range(0.0, 3600.0))->capture_default_str();
+  app.add_option("--deletes", args.deletes, "watermark runs: find deletes by reading the id set (ids) or not (none)")
+      ->check(CLI::IsMember({"ids", "none"}))->capture_default_str();
+  app.add_flag("--once", args.once, "one run, print its numbers, exit (0 = the run succeeded)");
+  app.add_option("--log-level", args.log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->envname("LEAFSYNC_LOG_LEVEL")->capture_default_str();
 }
 
 nlohmann::json runJson(const BatchRunResult& r) {
@@ -104,32 +76,21 @@ nlohmann::json runJson(const BatchRunResult& r) {
 }
 
 int run(const Args& args) {
-  if (auto level = parseLogLevel(args.get("--log-level", "LEAFSYNC_LOG_LEVEL", "info"))) {
-    setLogLevel(*level);
-  } else {
-    throw std::invalid_argument("--log-level must be debug, info, warn or error");
-  }
-  const std::string source_url = args.get("--source", "LEAFSYNC_BATCH_SOURCE_URL", "sqlite:var/producer_plant_db.sqlite");
-  const std::string copy_url = args.get("--copy", "LEAFSYNC_BATCH_COPY_URL", "sqlite:var/batch_copy.sqlite");
+  setLogLevel(*parseLogLevel(args.log_level));  // --log-level checked it
+  const std::string& source_url = args.source_url;
+  const std::string& copy_url = args.copy_url;
   BatchOptions options;
-  std::string mode = args.get("--mode", "LEAFSYNC_BATCH_MODE", "full");
-  auto strategy = parseStrategy(mode);
-  if (!strategy) throw std::invalid_argument("--mode must be full or watermark, got '" + mode + "'");
-  options.strategy = *strategy;
-  options.period = std::chrono::milliseconds(static_cast<std::int64_t>(
-      1000 * number(args.get("--period-s", "LEAFSYNC_BATCH_PERIOD_S", "600"), "--period-s", 0.1, 86400 * 7)));
-  options.page_rows = static_cast<int>(number(args.get("--page-rows", nullptr, "500"), "--page-rows", 1, 100000));
-  options.watermark_overlap = std::chrono::milliseconds(static_cast<std::int64_t>(
-      1000 * number(args.get("--watermark-overlap-s", nullptr, "2"), "--watermark-overlap-s", 0, 3600)));
-  std::string deletes = args.get("--deletes", nullptr, "ids");
-  if (deletes != "ids" && deletes != "none") throw std::invalid_argument("--deletes must be ids or none");
-  options.detect_deletes = deletes == "ids";
-  int port = static_cast<int>(number(args.get("--http-port", "LEAFSYNC_BATCH_HTTP_PORT", "8082"), "--http-port", 0, 65535));
+  options.strategy = *parseStrategy(args.mode);  // --mode checked it
+  options.period = std::chrono::milliseconds(static_cast<std::int64_t>(1000 * args.period_s));
+  options.page_rows = args.page_rows;
+  options.watermark_overlap = std::chrono::milliseconds(static_cast<std::int64_t>(1000 * args.watermark_overlap_s));
+  options.detect_deletes = args.deletes == "ids";
+  int port = args.http_port;
 
   BatchMetrics metrics(strategyName(options.strategy));
   BatchSynchronizer job([source_url] { return openBatchSource(source_url); }, openStore(copy_url), options, metrics);
 
-  if (args.has("--once")) {
+  if (args.once) {
     std::atomic<bool> never{false};
     BatchRunResult r = job.runOnce(never);
     metrics.runs_succeeded.Increment();
@@ -193,18 +154,12 @@ int main(int argc, char** argv) {
   sigset_t signals = stopSignalSet();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  try {
-    Args args = parseArgs(argc, argv);
-    if (args.has("--help") || args.has("-h")) {
-      std::cout << kUsage;
-      return 0;
-    }
-    return run(args);
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "leafsync-batch-sync: " << e.what() << "\n" << kUsage;
-    return 2;
-  } catch (const std::exception& e) {
-    logEvent(LogLevel::Error, "failed", {{"error", e.what()}});
-    return 1;
-  }
+  CLI::App app("leafsync-batch-sync: the batch baseline (db_synchronizer_job) the stream replaces; copies the\n"
+               "source into its own copy every period and exports what that costs on /metrics.",
+               "leafsync-batch-sync");
+  configureApp(app, "leafsync-batch-sync");
+  Args args;
+  addOptions(app, args);
+  if (auto code = parseCommandLine(app, argc, argv)) return *code;
+  return runLogged([&] { return run(args); });
 }

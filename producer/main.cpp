@@ -19,6 +19,7 @@
 #include "ProducerMetrics.h"
 #include "SnapshotPublisher.h"
 #include "Verifier.h"
+#include "leafsync/CommandLine.h"
 #include "leafsync/ConnectionPool.h"
 #include "leafsync/HttpSupport.h"
 #include "leafsync/Log.h"
@@ -30,45 +31,16 @@
 namespace leafsync {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: leafsync-producer COMMAND [options]\n"
-    "  serve  [--config PATH]            the image-api and its outbox relay\n"
-    "  load   [--config PATH] [--rate N] [--duration S] [--mix C:U:D] [--image-bytes B]\n"
-    "         [--seed N] [--no-relay]     simulated cameras writing to the source\n"
-    "  snapshot [--config PATH] [--plant P] [--rate N] [--no-relay]\n"
-    "                                     publish every live row (op r) to rebuild a copy, N rows/s\n"
-    "  verify --source URL --copy URL     compare source and copy row by row (exit 1 on any difference)\n"
-    "  print-env                          the LEAFSYNC_* variables that override settings\n"
-    "  --config defaults to config/producer.yaml\n";
-
+// What the command line gave; CLI11 fills it and checks every value's type and range.
 struct Args {
-  std::string command;
-  std::map<std::string, std::string> options;
-  bool has(const std::string& name) const { return options.count(name) > 0; }
-  std::string get(const std::string& name, const std::string& fallback) const {
-    auto it = options.find(name);
-    return it == options.end() ? fallback : it->second;
-  }
+  std::string config_path = "config/producer.yaml";
+  bool no_relay = false;
+  LoadOptions load;
+  std::string mix = "20:75:5";  // into `load` once checked
+  SnapshotOptions snapshot;
+  std::string plant;
+  std::string source_url, copy_url;
 };
-
-Args parseArgs(int argc, char** argv) {
-  Args args;
-  if (argc < 2) throw std::invalid_argument("missing command");
-  args.command = argv[1];
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument '" + arg + "'");
-    bool is_flag = arg == "--no-relay";
-    if (is_flag) {
-      args.options[arg] = "1";
-    } else if (i + 1 < argc) {
-      args.options[arg] = argv[++i];
-    } else {
-      throw std::invalid_argument(arg + " needs a value");
-    }
-  }
-  return args;
-}
 
 std::unique_ptr<OutboxRelay> makeRelay(const ProducerConfig& config, ProducerMetrics& metrics) {
   return std::make_unique<OutboxRelay>([url = config.database_url] { return openSourceStore(url); },
@@ -116,7 +88,7 @@ class WritingRun {
 };
 
 int serve(const Args& args) {
-  ProducerConfig config = loadProducerConfig(args.get("--config", "config/producer.yaml"), processEnvironment());
+  ProducerConfig config = loadProducerConfig(args.config_path, processEnvironment());
   setLogLevel(config.log_level);
   ProducerMetrics metrics;
   auto relay = makeRelay(config, metrics);
@@ -145,17 +117,11 @@ int serve(const Args& args) {
 }
 
 int load(const Args& args) {
-  ProducerConfig config = loadProducerConfig(args.get("--config", "config/producer.yaml"), processEnvironment());
+  ProducerConfig config = loadProducerConfig(args.config_path, processEnvironment());
   setLogLevel(config.log_level);
-  LoadOptions options;
-  options.rate = std::stod(args.get("--rate", "100"));
-  options.duration_s = std::stod(args.get("--duration", "10"));
-  options.image_bytes = static_cast<std::size_t>(std::stoul(args.get("--image-bytes", "1024")));
-  options.seed = std::stoull(args.get("--seed", std::to_string(nowMicros())));
-  parseMix(args.get("--mix", "20:75:5"), options);
-  if (options.rate <= 0 || options.duration_s <= 0) throw std::invalid_argument("--rate and --duration must be positive");
-
-  WritingRun run(config, !args.has("--no-relay"));
+  LoadOptions options = args.load;
+  parseMix(args.mix, options);  // --mix checked it
+  WritingRun run(config, !args.no_relay);
   auto store = openSourceStore(config.database_url);
   LoadResult result = runLoad(*store, options, run.onWrite(), run.stop());
   run.finish();
@@ -170,17 +136,11 @@ int load(const Args& args) {
 }
 
 int snapshot(const Args& args) {
-  ProducerConfig config = loadProducerConfig(args.get("--config", "config/producer.yaml"), processEnvironment());
+  ProducerConfig config = loadProducerConfig(args.config_path, processEnvironment());
   setLogLevel(config.log_level);
-  SnapshotOptions options;
-  options.rate = std::stod(args.get("--rate", "1000"));
-  if (options.rate <= 0) throw std::invalid_argument("--rate must be positive");
-  if (args.has("--plant")) {
-    auto plant = parsePlant(args.get("--plant", ""));
-    if (!plant) throw std::invalid_argument("--plant must be potato, tomato or pepper");
-    options.plants = {*plant};
-  }
-  WritingRun run(config, !args.has("--no-relay"));
+  SnapshotOptions options = args.snapshot;
+  if (!args.plant.empty()) options.plants = {*parsePlant(args.plant)};  // --plant checked it
+  WritingRun run(config, !args.no_relay);
   auto store = openSourceStore(config.database_url);
   SnapshotResult result = runSnapshot(*store, options, run.onWrite(), run.stop(), std::cerr);
   run.finish();
@@ -193,9 +153,12 @@ int snapshot(const Args& args) {
 }
 
 int verify(const Args& args) {
-  if (!args.has("--source") || !args.has("--copy")) throw std::invalid_argument("verify needs --source URL and --copy URL");
-  auto source = openSourceStore(args.get("--source", ""));
-  auto copy = openStore(args.get("--copy", ""));
+  // Opening creates an empty store where there is none: a mistyped path would "verify" as
+  // two equal empty stores. Both must exist and be of their kind first.
+  requireExistingStore(args.source_url, StoreKind::Source);
+  requireExistingStore(args.copy_url, StoreKind::Copy);
+  auto source = openSourceStore(args.source_url);
+  auto copy = openStore(args.copy_url);
   auto comparisons = compareCopies(*source, *copy);
   addParkedUpdates(*copy, comparisons);
   for (const auto& c : comparisons) {
@@ -223,29 +186,84 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   // Summaries are read by scripts and tests as they happen, also when stdout is a file.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  try {
-    Args args = parseArgs(argc, argv);
-    if (args.command == "serve") return serve(args);
-    if (args.command == "load") return load(args);
-    if (args.command == "verify") return verify(args);
-    if (args.command == "snapshot") return snapshot(args);
-    if (args.command == "print-env") {
-      for (const auto& e : producerEnvOverrides()) std::cout << e.name << '\t' << e.setting << '\n';
-      return 0;
-    }
-    if (args.command == "--help" || args.command == "-h" || args.command == "help") {
-      std::cout << kUsage;
-      return 0;
-    }
-    throw std::invalid_argument("unknown command '" + args.command + "'");
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "leafsync-producer: " << e.what() << "\n" << kUsage;
-    return 2;
-  } catch (const ConfigError& e) {
-    logEvent(LogLevel::Error, "config_error", {{"error", e.what()}});
-    return 2;
-  } catch (const std::exception& e) {
-    logEvent(LogLevel::Error, "failed", {{"error", e.what()}});
-    return 1;
+
+  CLI::App app("leafsync-producer: the image-api over producer_plant_db with its outbox relay, the load\n"
+               "generator, the snapshot and the comparison of source and copy.",
+               "leafsync-producer");
+  configureApp(app, "leafsync-producer");
+  app.require_subcommand(0, 1);  // none is refused below, after CLI11 named any unknown word
+  Args args;
+  auto config_option = [&args](CLI::App* command) {
+    command->add_option("--config", args.config_path, "service settings (YAML)")->type_name("PATH")->capture_default_str();
+  };
+  auto no_relay_option = [&args](CLI::App* command) {
+    command->add_flag("--no-relay", args.no_relay, "do not publish the outbox (a running `serve` does)");
+  };
+
+  CLI::App* serve_cmd = app.add_subcommand("serve", "the image-api and its outbox relay");
+  config_option(serve_cmd);
+
+  CLI::App* load_cmd = app.add_subcommand("load", "simulated cameras writing to the source");
+  config_option(load_cmd);
+  args.load.seed = static_cast<std::uint64_t>(nowMicros());
+  load_cmd->add_option("--rate", args.load.rate, "writes per second, all plants together")
+      ->type_name("N")->check(positiveNumber())->capture_default_str();
+  load_cmd->add_option("--duration", args.load.duration_s, "seconds to run")
+      ->type_name("S")->check(positiveNumber())->capture_default_str();
+  load_cmd->add_option("--mix", args.mix, "relative weights of creates, updates and deletes")
+      ->type_name("C:U:D")
+      ->check([](const std::string& text) {
+        LoadOptions probe;
+        try {
+          parseMix(text, probe);
+          return std::string();
+        } catch (const std::invalid_argument&) {
+          return "must be create:update:delete weights, e.g. 20:75:5, got '" + text + "'";
+        }
+      })
+      ->capture_default_str();
+  load_cmd->add_option("--image-bytes", args.load.image_bytes, "bytes of each created image")
+      ->type_name("B")->check(CLI::Range(std::size_t{1}, std::size_t{16} << 20))->capture_default_str();
+  load_cmd->add_option("--seed", args.load.seed, "random seed (default: the clock)")->type_name("N");
+  no_relay_option(load_cmd);
+
+  CLI::App* snapshot_cmd = app.add_subcommand("snapshot", "publish every live row (op r) to rebuild a copy");
+  config_option(snapshot_cmd);
+  snapshot_cmd->add_option("--plant", args.plant, "only this plant's rows (default all)")
+      ->check(CLI::IsMember({"potato", "tomato", "pepper"}));
+  snapshot_cmd->add_option("--rate", args.snapshot.rate, "rows per second, all plants together")
+      ->type_name("N")->check(positiveNumber())->capture_default_str();
+  no_relay_option(snapshot_cmd);
+
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify", "compare source and copy row by row (exit 1 on any difference or a store that is not there)");
+  verify_cmd->add_option("--source", args.source_url, "the source: sqlite:PATH or postgresql://...")
+      ->type_name("URL")->required();
+  verify_cmd->add_option("--copy", args.copy_url, "the copy: sqlite:PATH or postgresql://...")
+      ->type_name("URL")->required();
+
+  CLI::App* print_env_cmd = app.add_subcommand("print-env", "the LEAFSYNC_* variables that override settings");
+  CLI::App* help_cmd = app.add_subcommand("help", "this usage");
+
+  if (auto code = parseCommandLine(app, argc, argv)) return *code;
+  if (app.get_subcommands().empty()) {
+    std::cerr << "leafsync-producer: a subcommand is required: serve, load, snapshot, verify or print-env\n"
+                 "Run 'leafsync-producer --help' for the usage.\n";
+    return kExitUsage;
   }
+  if (help_cmd->parsed()) {
+    // app.help() would describe the parsed subcommand, `help` itself.
+    std::cout << app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal);
+    return 0;
+  }
+  if (print_env_cmd->parsed()) {
+    for (const auto& e : producerEnvOverrides()) std::cout << e.name << '\t' << e.setting << '\n';
+    return 0;
+  }
+  return runLogged([&] {
+    if (serve_cmd->parsed()) return serve(args);
+    if (load_cmd->parsed()) return load(args);
+    if (snapshot_cmd->parsed()) return snapshot(args);
+    return verify(args);
+  });
 }

@@ -52,6 +52,9 @@ BINARIES = {
         "route_dirs": ["consumer", "common/leafsync"],
         "loader": "common/leafsync/ConsumerConfig.cpp",
         "header": "common/leafsync/ConsumerConfig.h",
+        # The setting that bounds the stop when no broker answers (see the shutdown check).
+        "stop_wait": {"field": "first_assignment_wait_ms", "key": ("kafka", "first_assignment_wait_ms"),
+                      "env": "LEAFSYNC_FIRST_ASSIGNMENT_WAIT_MS"},
     },
     "leafsync-producer": {
         "print_env": ["print-env"],
@@ -61,6 +64,12 @@ BINARIES = {
         "header": "common/leafsync/ProducerConfig.h",
     },
 }
+
+# What a stop takes beyond the consumer's wait for a first assignment: close(), the appliers'
+# last commits, the final log line. The stop without a broker measured by
+# tests/integration/CommandLineTest.cpp (ConsumerWithoutABrokerStopsWithinItsBound) must stay
+# under the default wait plus this margin.
+STOP_MARGIN_S = 2
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 CLUSTER_SCOPED = {"Namespace", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
@@ -201,9 +210,19 @@ class Binary:
         self.default_http_port = int(m.group(1)) if m else None
         report.check(m is not None, f"{spec['header']}: cannot find the default http_port")
         self.config_keys = config_keys(ROOT / spec["loader"], report)
+        self.stop_wait_ms = None
+        if "stop_wait" in spec:
+            m = re.search(rf"\bint\s+{spec['stop_wait']['field']}\s*=\s*(\d+)\s*;", header)
+            report.check(m is not None, f"{spec['header']}: cannot find the default {spec['stop_wait']['field']}")
+            self.stop_wait_ms = int(m.group(1)) if m else None
 
-    def flags(self) -> set[str]:
-        return set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", self.help))
+    def flags(self, command: str | None = None) -> set[str]:
+        """The options `--help` lists; those of a subcommand are in `<binary> <command> --help`."""
+        text = self.help
+        if command is not None and self.path.is_file():
+            out = subprocess.run([str(self.path), command, "--help"], capture_output=True, text=True, timeout=20)
+            text = out.stdout + out.stderr
+        return set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", text))
 
     def commands(self) -> set[str]:
         # Producer usage: "  serve  [--config PATH] ..." -- a two-space indented word.
@@ -561,14 +580,17 @@ class EnvCheck:
 
         # Command line: only what the binary's usage lists.
         args = c.get("args") or []
+        command = None
         if name == "leafsync-producer":
             self.r.check(bool(args) and args[0] in binary.commands(),
                          f"{where}: first argument must be one of the producer's commands {sorted(binary.commands())}")
-            args = args[1:]
+            command, args = (args[0], args[1:]) if args else (None, args)
             self.r.check(not c.get("args") or c["args"][0] == "serve", f"{where}: the producer Deployment runs `serve`")
+        flags = binary.flags(command)
         for a in args:
             if a.startswith("--"):
-                self.r.check(a.split("=")[0] in binary.flags(), f"{where}: option {a} is not in `{name} --help`")
+                self.r.check(a.split("=")[0] in flags,
+                             f"{where}: option {a} is not in `{name}{' ' + command if command else ''} --help`")
 
         # Environment: every LEAFSYNC_* variable is one the binary reads.
         for var in env:
@@ -631,11 +653,22 @@ class EnvCheck:
             self.r.check(ann.get("prometheus.io/path") in binary.get_routes,
                          f"{w.where()}: prometheus.io/path {ann.get('prometheus.io/path')} is not a GET route of {name}")
 
-        # Shutdown: the grace period covers the preStop sleep plus a drain budget.
+        # Shutdown: the grace period covers the preStop sleep plus the longest stop: the drain
+        # (>= 5 s) and, for the consumer, the stop when no broker answers, bounded by its wait
+        # for a first assignment (the pod's value: env, else the ConfigMap, else the default).
         grace = spec.get("terminationGracePeriodSeconds")
         pre = prestop_seconds(c)
-        self.r.check(grace is not None and grace - pre >= 5,
-                     f"{w.where()}: terminationGracePeriodSeconds ({grace}) must exceed the preStop sleep ({pre}) by the drain budget (>= 5 s)")
+        budget, why = 5, "the drain budget (>= 5 s)"
+        stop_wait = BINARIES[name].get("stop_wait")
+        if stop_wait and binary.stop_wait_ms is not None:
+            section, key = stop_wait["key"]
+            wait_ms = env.get(stop_wait["env"]) or (cfg.get(section) or {}).get(key) or binary.stop_wait_ms
+            stop_s = -(-int(wait_ms) // 1000) + STOP_MARGIN_S
+            if stop_s > budget:
+                budget = stop_s
+                why = (f"the stop without a broker ({section}.{key} {int(wait_ms)} ms + {STOP_MARGIN_S} s)")
+        self.r.check(grace is not None and grace - pre >= budget,
+                     f"{w.where()}: terminationGracePeriodSeconds ({grace}) must exceed the preStop sleep ({pre}) by {why}")
 
         # Database: a SQLite file must be on a writable volume.
         db_url = env.get("LEAFSYNC_DATABASE_URL") if "LEAFSYNC_DATABASE_URL" in env else (cfg.get("database") or {}).get("url")

@@ -11,6 +11,7 @@ build_packages=(
   build-essential cmake ninja-build pkg-config ca-certificates
   librdkafka-dev libpistache-dev prometheus-cpp-dev libyaml-cpp-dev
   libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev
+  libcli11-dev
 )
 test_packages=(
   git curl libgtest-dev libgmock-dev sqlite3

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <string>
 
+#include "leafsync/ConfigNode.h"
 #include "leafsync/ConsumerConfig.h"
 
 namespace leafsync {
@@ -30,12 +31,9 @@ T yamlValue(const YAML::Node& node, const std::string& what) {
   }
 }
 
-inline YAML::Node loadYaml(const std::string& path) {
-  try {
-    return YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError("cannot load '" + path + "': " + e.what());
-  }
+template <typename T>
+T yamlValue(const ConfigNode& node, const std::string& what) {
+  return yamlValue<T>(node.yaml(), what);
 }
 
 }  // namespace leafsync

@@ -77,6 +77,10 @@ const std::vector<Override>& overrides() {
       {{"LEAFSYNC_DLQ_TOPIC", "kafka.dead_letter_topic"},
        [](ConsumerConfig& c, const std::string& v) { c.dead_letter_topic = v; }},
       {{"LEAFSYNC_START_WHEN_EMPTY", "kafka.start_when_empty"}, setStartWhenEmpty},
+      {{"LEAFSYNC_FIRST_ASSIGNMENT_WAIT_MS", "kafka.first_assignment_wait_ms"},
+       [](ConsumerConfig& c, const std::string& v) {
+         c.first_assignment_wait_ms = parseIntSetting(v, "LEAFSYNC_FIRST_ASSIGNMENT_WAIT_MS", 0, kMaxFirstAssignmentWaitMs);
+       }},
       {{"LEAFSYNC_TOPICS", "topics (comma-separated plant topics, native format)"},
        [](ConsumerConfig& c, const std::string& v) { c.topics = parseTopicList(v); }},
       {{"LEAFSYNC_PRODUCER_URL", "producer_url"},
@@ -142,7 +146,7 @@ std::map<std::string, std::string> loadKafkaProperties(const std::string& json_p
 }
 
 ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environment& env) {
-  YAML::Node root = loadYaml(yaml_path);
+  ConfigNode root = ConfigNode::load(yaml_path);
   ConsumerConfig c;
   fs::path base = fs::path(yaml_path).parent_path();
 
@@ -151,6 +155,9 @@ ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environmen
     if (kafka["properties"]) properties_file = yamlValue<std::string>(kafka["properties"], "kafka.properties");
     if (kafka["dead_letter_topic"]) c.dead_letter_topic = yamlValue<std::string>(kafka["dead_letter_topic"], "kafka.dead_letter_topic");
     if (kafka["start_when_empty"]) setStartWhenEmpty(c, yamlValue<std::string>(kafka["start_when_empty"], "kafka.start_when_empty"));
+    if (kafka["first_assignment_wait_ms"]) {
+      c.first_assignment_wait_ms = yamlValue<int>(kafka["first_assignment_wait_ms"], "kafka.first_assignment_wait_ms");
+    }
   }
   if (auto from_env = env("LEAFSYNC_KAFKA_PROPERTIES")) properties_file = *from_env;
   if (properties_file.empty()) throw ConfigError(yaml_path + ": kafka.properties is required");
@@ -191,6 +198,7 @@ ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environmen
   if (root["stall_after_s"]) c.stall_after_s = yamlValue<int>(root["stall_after_s"], "stall_after_s");
   if (root["write_wait_ms"]) c.write_wait_ms = yamlValue<int>(root["write_wait_ms"], "write_wait_ms");
   if (root["log_level"]) setLogLevel(c, yamlValue<std::string>(root["log_level"], "log_level"));
+  root.rejectUnknownKeys();
 
   for (const Override& o : overrides()) {
     if (auto value = env(o.doc.name)) o.apply(c, *value);
@@ -202,6 +210,9 @@ ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environmen
   if (c.batch_size < 1) throw ConfigError("apply.batch_size must be at least 1");
   if (c.linger_ms < 0) throw ConfigError("apply.linger_ms must not be negative");
   if (c.http_threads < 1) throw ConfigError("http.threads must be at least 1");
+  if (c.first_assignment_wait_ms < 0 || c.first_assignment_wait_ms > kMaxFirstAssignmentWaitMs) {
+    throw ConfigError("kafka.first_assignment_wait_ms must be in [0, " + std::to_string(kMaxFirstAssignmentWaitMs) + "]");
+  }
   if (!c.kafka.count("bootstrap.servers")) throw ConfigError("bootstrap.servers is not set (kafka properties or LEAFSYNC_BOOTSTRAP_SERVERS)");
   if (!c.kafka.count("group.id")) throw ConfigError("group.id is not set (kafka properties or LEAFSYNC_GROUP_ID)");
   return c;

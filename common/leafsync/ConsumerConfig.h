@@ -29,12 +29,19 @@ struct TopicConfig {
   EventFormat format = EventFormat::Native;
 };
 
+constexpr int kMaxFirstAssignmentWaitMs = 60000;
+
 struct ConsumerConfig {
   // librdkafka properties from the JSON file the YAML names, passed through as they are,
   // then the LEAFSYNC_* overrides.
   std::map<std::string, std::string> kafka;
   std::string dead_letter_topic = "leafsync.dlq";
   bool start_from_latest_when_empty = false;
+  // At stop, a topic consumer that never got partitions waits this long for its first
+  // assignment before closing (librdkafka < 2.3 aborts when such a consumer is destroyed; see
+  // TopicConsumer::run). It bounds the stop when no broker answers, which must stay inside the
+  // manifests' grace period minus preStop (scripts/check_manifests.py checks it).
+  int first_assignment_wait_ms = 3000;
   std::vector<TopicConfig> topics;
   std::string database_url = "sqlite:var/consumer_plant_db.sqlite";
   int batch_size = 1000;

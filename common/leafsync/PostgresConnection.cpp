@@ -572,6 +572,16 @@ void migrateSchema(PostgresConnection& db, const std::string& component,
   }
 }
 
+std::int64_t installedSchemaVersion(PostgresConnection& db, const std::string& component) {
+  db.ensureOpen();
+  PgResult exists = db.execParams("SELECT to_regclass('schema_migrations') IS NOT NULL", PgParams());
+  if (!exists.getBool(0, 0)) return 0;
+  PgResult current =
+      db.execParams("SELECT coalesce(max(version), 0) FROM schema_migrations WHERE component = $1",
+                    PgParams().text(component));
+  return current.getInt(0, 0);
+}
+
 std::string postgresUrlWithDatabase(const std::string& url, const std::string& database) {
   std::size_t scheme = url.find("://");
   if (scheme == std::string::npos) throw std::invalid_argument("not a postgresql:// URL: " + url);

@@ -208,6 +208,10 @@ struct PgMigration {
 void migrateSchema(PostgresConnection& db, const std::string& component,
                    const std::vector<PgMigration>& migrations, const std::string& other_component);
 
+// The newest migration of `component` ("copy", "source") that the database holds; 0 for a
+// database without leafsync's tables. Reads only.
+std::int64_t installedSchemaVersion(PostgresConnection& db, const std::string& component);
+
 // `url` with its database replaced by `database` (URL form only): for tests and tools that
 // create databases beside the one they were given.
 std::string postgresUrlWithDatabase(const std::string& url, const std::string& database);

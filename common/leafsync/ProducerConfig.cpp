@@ -56,7 +56,7 @@ const std::vector<EnvOverride>& producerEnvOverrides() {
 }
 
 ProducerConfig loadProducerConfig(const std::string& yaml_path, const Environment& env) {
-  YAML::Node root = loadYaml(yaml_path);
+  ConfigNode root = ConfigNode::load(yaml_path);
   ProducerConfig c;
   std::string properties_file;
   if (auto kafka = root["kafka"]; kafka && kafka["properties"]) {
@@ -91,6 +91,7 @@ ProducerConfig loadProducerConfig(const std::string& yaml_path, const Environmen
     c.log_level = *level;
   }
   if (root["write_token"]) throw ConfigError(yaml_path + ": write_token must come from LEAFSYNC_WRITE_TOKEN, not a file");
+  root.rejectUnknownKeys();
 
   for (const Override& o : overrides()) {
     if (auto value = env(o.doc.name)) o.apply(c, *value);

@@ -156,6 +156,28 @@ SqliteConnection::SqliteConnection(const std::string& path) {
 
 SqliteConnection::~SqliteConnection() { sqlite3_close_v2(db_); }
 
+bool sqliteFileHolds(const std::string& path, std::int32_t application_id, const std::string& marker_table) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) throw StoreError("no such SQLite file '" + path + "'");
+  sqlite3* db = nullptr;
+  int opened = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> owner(db, sqlite3_close_v2);
+  if (opened != SQLITE_OK) {
+    throw StoreError("cannot open SQLite database '" + path + "': " + (db ? sqlite3_errmsg(db) : "out of memory"));
+  }
+  try {
+    SqliteStatement id(db, "PRAGMA application_id");
+    id.step();
+    std::int64_t found = id.columnInt(0);
+    if (found != 0) return found == application_id;
+    SqliteStatement table(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+    table.bindText(1, marker_table);
+    return table.step();
+  } catch (const StoreError& e) {
+    throw StoreError("SQLite file '" + path + "': " + e.what());
+  }
+}
+
 void SqliteConnection::exec(const std::string& sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {

@@ -55,6 +55,11 @@ struct SqliteSchema {
   std::string name;                     // for errors, e.g. "a consumer copy"
 };
 
+// Whether the existing SQLite file at `path` holds the schema marked by `application_id` (or,
+// in a file made before files were marked, has `marker_table`). Opens it read-only: never
+// creates or changes a file. Throws StoreError when there is no such file or it is not SQLite.
+bool sqliteFileHolds(const std::string& path, std::int32_t application_id, const std::string& marker_table);
+
 // One SQLite connection in WAL mode.
 //
 // SQLite lets one connection write a file at a time. writer() is a mutex shared by every

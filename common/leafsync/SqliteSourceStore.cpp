@@ -84,6 +84,8 @@ SqliteSourceStore::SqliteSourceStore(const std::string& path)
 
 SqliteSourceStore::~SqliteSourceStore() = default;
 
+bool SqliteSourceStore::holdsSource(const std::string& path) { return sqliteFileHolds(path, kApplicationId, "outbox"); }
+
 void SqliteSourceStore::migrate() {
   SqliteSchema schema{kApplicationId, kSchemaVersion, {}, "outbox", "a producer source"};
   for (Plant plant : kAllPlants) {

@@ -15,6 +15,8 @@ class SqliteSourceStore : public SourceStore {
  public:
   explicit SqliteSourceStore(const std::string& path);
   ~SqliteSourceStore() override;
+  // Whether the existing file at `path` is a producer source; reads only (StoreFactory).
+  static bool holdsSource(const std::string& path);
 
   ImageRecord create(Plant plant, const NewImage& image) override;
   std::optional<ImageRecord> update(Plant plant, const ImageChange& change) override;

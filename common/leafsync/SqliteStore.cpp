@@ -164,6 +164,8 @@ SqliteStore::SqliteStore(const std::string& path)
 
 SqliteStore::~SqliteStore() = default;
 
+bool SqliteStore::holdsCopy(const std::string& path) { return sqliteFileHolds(path, kApplicationId, "kafka_offsets"); }
+
 void SqliteStore::migrate() {
   SqliteSchema schema{kApplicationId, kSchemaVersion, {}, "kafka_offsets", "a consumer copy"};
   for (Plant plant : kAllPlants) schema.statements.push_back(createTableSql(plant));

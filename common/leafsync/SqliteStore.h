@@ -15,6 +15,8 @@ class SqliteStore : public Store {
  public:
   explicit SqliteStore(const std::string& path);
   ~SqliteStore() override;
+  // Whether the existing file at `path` is a consumer copy; reads only (StoreFactory).
+  static bool holdsCopy(const std::string& path);
 
   ApplyCounts applyBatch(const std::vector<ChangeEvent>& events,
                          const std::vector<PartitionOffset>& offsets) override;

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "leafsync/PostgresConnection.h"
 #include "leafsync/PostgresSourceStore.h"
 #include "leafsync/PostgresStore.h"
 #include "leafsync/Redact.h"
@@ -36,6 +37,28 @@ bool isPostgresUrl(const std::string& url) {
 std::unique_ptr<Store> openStore(const std::string& url) {
   if (isPostgresUrl(url)) return std::make_unique<PostgresStore>(url);
   return std::make_unique<SqliteStore>(sqlitePath(url));
+}
+
+void requireExistingStore(const std::string& url, StoreKind kind) {
+  const bool source = kind == StoreKind::Source;
+  const std::string role = std::string(source ? "the source" : "the copy") + " '" + redactUrl(url) + "'";
+  bool holds = false;
+  try {
+    if (isPostgresUrl(url)) {
+      PostgresConnection db(url);
+      holds = installedSchemaVersion(db, source ? "source" : "copy") > 0;
+    } else {
+      std::string path = sqlitePath(url);
+      holds = source ? SqliteSourceStore::holdsSource(path) : SqliteStore::holdsCopy(path);
+    }
+  } catch (const StoreError& e) {
+    throw StoreError(role + ": " + e.what());
+  }
+  if (!holds) {
+    throw StoreError(role + " is not " +
+                     (source ? "a leafsync source (producer_plant_db)" : "a leafsync copy (consumer_plant_db)") +
+                     ": it holds no such schema");
+  }
 }
 
 std::unique_ptr<SourceStore> openSourceStore(const std::string& url) {

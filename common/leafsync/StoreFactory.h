@@ -37,4 +37,12 @@ void openAtStartup(ConnectionPool<Connection>& pool, const std::string& url) {
 // Opens the source (producer_plant_db) named by a URL of the same forms.
 std::unique_ptr<SourceStore> openSourceStore(const std::string& url);
 
+enum class StoreKind { Source, Copy };
+
+// Throws StoreError (std::invalid_argument for an unsupported URL) unless `url` names an
+// existing leafsync store of `kind`: a SQLite file that is there and holds that schema, a
+// PostgreSQL database that holds it. Creates and changes nothing, unlike the open functions
+// (which create an empty store): `verify` must not pass on a mistyped path.
+void requireExistingStore(const std::string& url, StoreKind kind);
+
 }  // namespace leafsync

@@ -1,5 +1,8 @@
 #include "support/ConsumerProcess.h"
 
+#include <cstdlib>
+#include <filesystem>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -62,7 +65,19 @@ ProducerProcess::ProducerProcess(const ConsumerSetup& setup, std::string log_pat
     : ServiceProcess(LEAFSYNC_PRODUCER_BIN, {"serve", "--config", setup.producer_config_path}, std::move(log_path),
                      std::move(env)) {}
 
-std::string producerBinary() { return LEAFSYNC_PRODUCER_BIN; }
+namespace {
+// LEAFSYNC_TEST_BIN_DIR runs the command-line tests against other builds' binaries (an older
+// commit's, to see them fail there); the default is this build's.
+std::string binaryPath(const char* built) {
+  const char* dir = std::getenv("LEAFSYNC_TEST_BIN_DIR");
+  if (!dir || !*dir) return built;
+  return std::string(dir) + "/" + std::filesystem::path(built).filename().string();
+}
+}  // namespace
+
+std::string producerBinary() { return binaryPath(LEAFSYNC_PRODUCER_BIN); }
+std::string consumerBinary() { return binaryPath(LEAFSYNC_CONSUMER_BIN); }
+std::string batchSyncBinary() { return binaryPath(LEAFSYNC_BATCH_SYNC_BIN); }
 
 ServiceProcess::ServiceProcess(std::string binary, std::vector<std::string> args, std::string log_path,
                                std::map<std::string, std::string> env)

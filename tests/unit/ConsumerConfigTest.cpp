@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include "support/TempDir.h"
@@ -93,6 +94,60 @@ TEST_F(ConsumerConfigTest, MissingPropertiesFileIsAConfigError) {
 TEST_F(ConsumerConfigTest, UnknownPlantTopicIsAConfigError) {
   write("consumer.yaml", "kafka: {properties: kafka.json}\ntopics:\n  - {name: banana}\n");
   EXPECT_THROW(load(), ConfigError);
+}
+
+// The message of the ConfigError that loading the current files throws ("" when it loads).
+std::string loadError(const std::function<void()>& load) {
+  try {
+    load();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(ConsumerConfigTest, UnknownKeysAreRefusedWithTheKeyNamed) {
+  struct Case {
+    const char* yaml;
+    const char* key;
+    const char* suggestion;  // the known key a typo is close to, or ""
+  };
+  const Case cases[] = {
+      {"http:\n  port: 8080\n  colour: green\n", "'http.colour'", ""},
+      {"apply:\n  batchsize: 10\n", "'apply.batchsize'", "'apply.batch_size'"},
+      {"log_levle: debug\n", "'log_levle'", "'log_level'"},
+      {"topics:\n  - {name: potato, plantt: potato}\n", "'topics[].plantt'", "'topics[].plant'"},
+      {"kafka:\n  properties: kafka.json\n  dead_letter: x\n", "'kafka.dead_letter'", ""},
+  };
+  for (const Case& c : cases) {
+    write("consumer.yaml", std::string("kafka: {properties: kafka.json}\n") + c.yaml);
+    if (std::string(c.yaml).rfind("kafka:", 0) == 0) write("consumer.yaml", c.yaml);
+    std::string error = loadError([this] { load(); });
+    EXPECT_NE(error.find("unknown setting " + std::string(c.key)), std::string::npos) << c.yaml << " -> " << error;
+    EXPECT_NE(error.find(dir_.file("consumer.yaml")), std::string::npos) << "names the file: " << error;
+    if (*c.suggestion) {
+      EXPECT_NE(error.find(c.suggestion), std::string::npos) << error;
+    }
+  }
+}
+
+TEST_F(ConsumerConfigTest, EveryKeyTheLoaderReadsIsAccepted) {
+  write("consumer.yaml",
+        "kafka: {properties: kafka.json, dead_letter_topic: d, start_when_empty: latest, first_assignment_wait_ms: 100}\n"
+        "topics:\n  - {name: potato, plant: potato, format: native}\n"
+        "database: {url: 'sqlite:x.sqlite'}\napply: {batch_size: 5, linger_ms: 1}\nhttp: {port: 1, threads: 1}\n"
+        "producer_url: http://p\nready_max_lag: 1\nstall_after_s: 1\nwrite_wait_ms: 1\nlog_level: warn\n");
+  ConsumerConfig c = load();
+  EXPECT_EQ(c.first_assignment_wait_ms, 100);
+  EXPECT_EQ(c.write_wait_ms, 1);
+}
+
+TEST_F(ConsumerConfigTest, FirstAssignmentWaitIsBounded) {
+  env_ = {{"LEAFSYNC_FIRST_ASSIGNMENT_WAIT_MS", "600000"}};
+  EXPECT_NE(loadError([this] { load(); }).find("LEAFSYNC_FIRST_ASSIGNMENT_WAIT_MS"), std::string::npos);
+  env_ = {};
+  write("consumer.yaml", "kafka: {properties: kafka.json, first_assignment_wait_ms: -1}\n");
+  EXPECT_NE(loadError([this] { load(); }).find("kafka.first_assignment_wait_ms"), std::string::npos);
 }
 
 TEST_F(ConsumerConfigTest, EveryOverrideIsDocumented) {
