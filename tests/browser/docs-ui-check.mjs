@@ -24,10 +24,16 @@ const browser = spawn(process.env.CHROMIUM || 'chromium', [
   '--remote-debugging-port=0', `--user-data-dir=${profile}`, '--window-size=1280,1400', 'about:blank',
 ], { stdio: ['ignore', 'ignore', 'pipe'] });
 
+function cleanUp() {
+  browser.kill('SIGKILL');
+  // Chromium may still be writing its profile for a moment after the kill.
+  try {
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  } catch {}
+}
 function fail(message) {
   console.error(`docs-ui-check: ${message}`);
-  browser.kill('SIGKILL');
-  rmSync(profile, { recursive: true, force: true });
+  cleanUp();
   process.exit(1);
 }
 setTimeout(() => fail('took longer than 120 s'), 120000).unref();
@@ -44,7 +50,7 @@ const port = await new Promise((resolve, reject) => {
 }).catch((e) => fail(e.message));
 
 const client = await CDP({ port });
-const { Page, Runtime } = client;
+const { Input, Page, Runtime } = client;
 await Page.enable();
 await Runtime.enable();
 
@@ -63,6 +69,19 @@ async function waitFor(what, expression) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+// A user's click: the mouse pressed and released at the middle of the element.
+async function click(what, element) {
+  await waitFor(what, `!!(${element})`);
+  const { x, y } = await evaluate(`(() => {
+    const e = ${element};
+    e.scrollIntoView({ block: 'center' });
+    const r = e.getBoundingClientRect();
+    return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
+  })()`);
+  for (const type of ['mouseMoved', 'mousePressed', 'mouseReleased']) {
+    await Input.dispatchMouseEvent({ type, x, y, button: 'left', clickCount: 1 });
+  }
+}
 async function open(path) {
   await Page.navigate({ url: base + path });
   await Page.loadEventFired();
@@ -74,10 +93,8 @@ await open('/docs');
 seen.swagger_operations = await waitFor('the operations', `document.querySelectorAll('.opblock').length`);
 const total = `[...document.querySelectorAll('.opblock')].find((op) =>
   op.querySelector('.opblock-summary-path')?.getAttribute('data-path') === '/image-plant/{plant}/total/')`;
-await waitFor('the total operation', `!!(${total})`);
-await evaluate(`(${total}).querySelector('.opblock-summary-control, .opblock-summary').click(), true`);
-await waitFor('"Try it out"', `!!(${total}).querySelector('.try-out__btn')`);
-await evaluate(`(${total}).querySelector('.try-out__btn').click(), true`);
+await click('the total operation', `(${total}).querySelector('.opblock-summary-control')`);
+await click('"Try it out"', `(${total}).querySelector('.try-out__btn')`);
 // The plant is an enum: a <select>, set the way React sees a user's choice.
 await waitFor('the plant parameter', `!!(${total}).querySelector('tr[data-param-name="plant"] select')`);
 await evaluate(`(() => {
@@ -86,10 +103,9 @@ await evaluate(`(() => {
   select.dispatchEvent(new Event('change', { bubbles: true }));
   return true;
 })()`);
-await waitFor('"Execute"', `!!(${total}).querySelector('.execute')`);
-await evaluate(`(${total}).querySelector('.execute').click(), true`);
+await click('"Execute"', `(${total}).querySelector('.execute')`);
 seen.try_it_out_status = await waitFor('the live answer',
-  `(${total}).querySelector('.live-responses-table .response-col_status')?.textContent.trim()`);
+  `(${total}).querySelector('.live-responses-table tr.response .response-col_status')?.textContent.trim()`);
 seen.try_it_out_url = await evaluate(`(${total}).querySelector('.request-url pre')?.textContent.trim() || ''`);
 seen.try_it_out_body = await waitFor('the answer body',
   `(${total}).querySelector('.live-responses-table .response-col_description pre')?.textContent.trim()`);
@@ -104,6 +120,5 @@ seen.redoc_renders_total = await waitFor('ReDoc\'s operations',
   `document.body.innerText.includes('number of live images of a plant') && document.body.innerText.includes('/image-plant/{plant}/total/')`);
 
 await client.close();
-browser.kill('SIGKILL');
-rmSync(profile, { recursive: true, force: true });
+cleanUp();
 console.log(JSON.stringify(seen));
