@@ -22,7 +22,8 @@ namespace {
 
 constexpr const char* kStateKey = "leafsync.gate";
 
-// The methods Pistache's parser knows; another token is 501 (RFC 9110 §9.1).
+// The methods Pistache's parser knows. Another token gets 405, as FastAPI answers it (and a
+// 5xx would blame the server); without Allow, which only routing knows.
 constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"};
 
 struct Refusal {
@@ -73,7 +74,7 @@ std::optional<Refusal> checkRequestLine(std::string_view line) {
     return Refusal{Code::Bad_Request, "malformed request method '" + shown(method) + "'"};
   }
   if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) {
-    return Refusal{Code::Not_Implemented, "unknown HTTP method '" + shown(method) + "'"};
+    return Refusal{Code::Method_Not_Allowed, "unknown HTTP method '" + shown(method) + "'"};
   }
   if (target.empty() || target.front() != '/' || target.find(' ') != std::string_view::npos) {
     return Refusal{Code::Bad_Request, "malformed request target '" + shown(target) + "': expected an absolute path"};

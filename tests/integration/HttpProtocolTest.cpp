@@ -176,9 +176,9 @@ TEST_F(HttpProtocolTest, AMethodTheRouteDoesNotTakeIsAJson405) {
   }
 }
 
-TEST_F(HttpProtocolTest, AnUnknownMethodIsAJson501AndAClose) {
+TEST_F(HttpProtocolTest, AnUnknownMethodIsAJson405AndAClose) {
   for (const Service& s : services()) {
-    expectRefusedAndClosed(s.port, "BREW /ping HTTP/1.1\r\nHost: x\r\n\r\n", 501, "unknown HTTP method 'BREW'", s.name);
+    expectRefusedAndClosed(s.port, "QUERY /ping HTTP/1.1\r\nHost: x\r\n\r\n", 405, "unknown HTTP method 'QUERY'", s.name);
   }
 }
 
