@@ -237,6 +237,19 @@ TEST_F(HttpProtocolTest, PipelinedRequestsAreAllAnsweredInOrder) {
   }
 }
 
+TEST_F(HttpProtocolTest, AnUnknownPathIsAnsweredOnceAndTheConnectionGoesOn) {
+  for (const Service& s : services()) {
+    RawConnection connection(s.port);
+    connection.send("GET /no/such/path HTTP/1.1\r\nHost: x\r\n\r\nGET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    expectJsonError(connection.next(), 404, "no route", s.name);
+    auto ping = connection.next();
+    EXPECT_EQ(ping.status, 200) << s.name;
+    EXPECT_EQ(ping.body, "\"Hello, I am alive\"") << s.name;
+    EXPECT_FALSE(connection.closedWithin(300ms)) << s.name;
+    EXPECT_EQ(connection.unread(), "") << s.name << ": a second answer";
+  }
+}
+
 TEST_F(HttpProtocolTest, ExpectContinueIsAnsweredBeforeTheBody) {
   const std::string body = R"({"camera_id": 1, "gps_coordinates": [48.1, 16.2], "data": "ffd8"})";
   for (const Service& s : services()) {
