@@ -46,7 +46,10 @@ ForwardedResponse WriteForwarder::forward(const std::string& method, const std::
                                           const std::string& body,
                                           const std::optional<std::string>& authorization) const {
   ForwardedResponse response;
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  // One handle per thread, reset between calls: its connection to the producer is kept
+  // alive, so a forward does not pay a TCP connect (and a socket in TIME_WAIT) each time.
+  thread_local std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  curl_easy_reset(curl.get());
   std::unique_ptr<curl_slist, HeaderListDeleter> headers(curl_slist_append(nullptr, "Content-Type: application/json"));
   if (authorization) headers.reset(curl_slist_append(headers.release(), ("Authorization: " + *authorization).c_str()));
   std::string url = producer_url_ + path_and_query;

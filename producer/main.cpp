@@ -99,9 +99,9 @@ int serve(const Args& args) {
                [&relay] { relay->notify(); });
   Pistache::Rest::Router router;
   api.registerRoutes(router);
-  // Pistache's own limit sits above ours so that we, not it, answer oversized bodies (JSON 413).
+  // Bodies over max_body_bytes are refused (JSON 413) from their Content-Length, unread.
   HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads,
-                    static_cast<std::size_t>(config.max_body_bytes) + 64 * 1024);
+                    static_cast<std::size_t>(config.max_body_bytes));
   server.start(router);
   relay->start();
   logEvent(LogLevel::Info, "started",

@@ -2,6 +2,7 @@
 # Installs what leafsync needs to build, test and run the demo on a Debian 12 machine:
 # the C++ libraries and tools from Debian's packages. The Kafka jars come from Maven Central
 # through scripts/kafka.sh on first start. Idempotent: installs only what is missing.
+# npm (Debian's, unless the machine has one) fetches the interactive docs' files (/docs, /redoc).
 #   --build-only   only what compiling the two services needs (the Dockerfile's build stage,
 #                  which configures with -DBUILD_TESTING=OFF): no test tools, no PostgreSQL
 #                  server, Prometheus, Java, Maven or matplotlib
@@ -16,7 +17,7 @@ build_packages=(
 test_packages=(
   git curl libgtest-dev libgmock-dev sqlite3
   postgresql prometheus kcat apache2-utils default-jre-headless maven
-  jq python3-matplotlib time
+  jq python3-matplotlib time chromium
   clang libclang-rt-14-dev
 )
 case ${1:-} in
@@ -24,6 +25,9 @@ case ${1:-} in
   "") packages=("${build_packages[@]}" "${test_packages[@]}") ;;
   *) echo "usage: scripts/install-deps.sh [--build-only]" >&2; exit 2 ;;
 esac
+# npm fetches the static files of /docs and /redoc at configure time (cmake/DocsUi.cmake) and
+# the browser check's client at test time; a machine whose Node.js brings its own npm keeps it.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

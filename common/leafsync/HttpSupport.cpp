@@ -3,12 +3,18 @@
 #include <pistache/peer.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <string_view>
+#include <utility>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "leafsync/ByteEncoding.h"
 #include "leafsync/Log.h"
 #include "leafsync/OpenApi.h"
+#include "leafsync/RequestGate.h"
 #include "leafsync/Store.h"
 
 namespace leafsync {
@@ -32,7 +38,7 @@ void send(const Rest::Request& request, Http::ResponseWriter& response, Http::Co
   headers.remove<Http::Header::Connection>();
   headers.add<Http::Header::Connection>(close ? Http::ConnectionControl::Close
                                               : Http::ConnectionControl::KeepAlive);
-  auto peer = response.peer();
+  auto peer = response.getPeer();
   response.send(code, body, mime)
       .then(
           [peer, close](ssize_t) {
@@ -41,6 +47,8 @@ void send(const Rest::Request& request, Http::ResponseWriter& response, Http::Co
             if (close && peer) ::shutdown(peer->fd(), SHUT_WR);
           },
           Async::IgnoreException);
+  // Queued: the gate may hand on the connection's next pipelined request.
+  RequestGate::answered(peer, close);
 }
 
 }  // namespace
@@ -102,12 +110,21 @@ std::string unknownPlantDetail(std::string_view name) {
   return "unknown plant '" + std::string(name) + "': expected potato, tomato or pepper";
 }
 
-HttpServer::HttpServer(std::uint16_t port, int threads, std::size_t max_request_bytes)
+HttpServer::HttpServer(std::uint16_t port, int threads, std::size_t max_body_bytes)
     : endpoint_(std::make_unique<Http::Endpoint>(Address(Ipv4::any(), Port(port)))) {
+  limits_.max_body_bytes = max_body_bytes;
+  // The gate hands Pistache's parser one checked request at a time, so its own limit (a
+  // text/plain 413) is never what a client meets, and its parser sits at the request line
+  // until then: its timer closes a connection idle after an answer (idle_timeout) or
+  // silent mid-request (a second after the longer of our timeouts, with a bare 408); a
+  // client that still trickles bytes gets the gate's JSON 408 first.
   auto options = Http::Endpoint::options()
                      .threads(threads)
                      .flags(Tcp::Options::ReuseAddr)
-                     .maxRequestSize(max_request_bytes);
+                     .maxRequestSize(limits_.max_header_bytes + limits_.max_body_bytes + 1024)
+                     .headerTimeout(std::max(limits_.header_timeout, limits_.body_timeout) + std::chrono::seconds(1))
+                     .bodyTimeout(limits_.body_timeout + std::chrono::seconds(1))
+                     .keepaliveTimeout(limits_.idle_timeout);
   endpoint_->init(options);
 }
 
@@ -116,7 +133,7 @@ HttpServer::~HttpServer() {
 }
 
 void HttpServer::start(Rest::Router& router) {
-  endpoint_->setHandler(router.handler());
+  endpoint_->setHandler(std::make_shared<RequestGate>(std::make_shared<Rest::Router>(router), limits_));
   endpoint_->serveThreaded();
   started_ = true;
 }
@@ -151,11 +168,70 @@ Rest::Route::Handler guarded(HttpHandler handler) {
   };
 }
 
+namespace {
+
+std::vector<std::string> pathSegments(std::string_view path) {
+  std::vector<std::string> segments;
+  std::size_t start = 0;
+  while (start < path.size()) {
+    std::size_t end = path.find_first_of("/?", start);
+    if (end == std::string_view::npos) end = path.size();
+    if (end > start) segments.emplace_back(path.substr(start, end - start));
+    if (end < path.size() && path[end] == '?') break;
+    start = end + 1;
+  }
+  return segments;
+}
+
+// The methods of each path template the service serves, from its OpenAPI document plus the
+// interactive docs' pages: a request for a known path with another method gets a JSON 405.
+// Pistache 0.0.5 answers that case itself, in text/plain, unless a custom handler (which it
+// tries before) takes the request.
+void registerMethodNotAllowed(Rest::Router& router, const nlohmann::json& document) {
+  std::vector<std::pair<std::vector<std::string>, std::string>> templates;  // segments, "GET, PUT"
+  auto add = [&templates](const std::string& path, const std::string& methods) {
+    templates.emplace_back(pathSegments(path), methods);
+  };
+  for (auto& [path, operations] : document["paths"].items()) {
+    std::string methods;
+    for (auto& [method, operation] : operations.items()) {
+      std::string upper;
+      for (char c : method) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      methods += (methods.empty() ? "" : ", ") + upper;
+    }
+    add(path, methods);
+  }
+  for (const char* path : {"/docs", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/redoc", "/redoc/redoc.standalone.js"}) {
+    add(path, "GET");
+  }
+  router.addCustomHandler([templates](const Rest::Request req, Http::ResponseWriter res) {
+    std::vector<std::string> segments = pathSegments(req.resource());
+    for (const auto& [pattern, methods] : templates) {
+      if (pattern.size() != segments.size()) continue;
+      bool match = true;
+      for (std::size_t i = 0; match && i < pattern.size(); ++i) {
+        match = pattern[i].front() == '{' || pattern[i] == segments[i];
+      }
+      if (!match) continue;
+      res.headers().add(std::make_shared<ResponseHeader>("Allow", methods));
+      sendError(req, res, Code::Method_Not_Allowed,
+                std::string("method ") + Http::methodString(req.method()) + " is not allowed on " + req.resource() +
+                    ": use " + methods);
+      return Rest::Route::Result::Ok;
+    }
+    return Rest::Route::Result::Failure;  // not ours: Pistache's not-found handler (JSON 404)
+  });
+}
+
+}  // namespace
+
 void registerOpenApiRoute(Rest::Router& router, const std::string& service) {
   std::string document = openApiDocumentFor(service);
   Rest::Routes::Get(router, "/openapi.json", guarded([document](const Rest::Request& req, Http::ResponseWriter& res) {
     sendJson(req, res, Code::Ok, document);
   }));
+  registerDocsRoutes(router);
+  registerMethodNotAllowed(router, nlohmann::json::parse(document));
 }
 
 void registerImageReadRoutes(Rest::Router& router, WithReader with_reader) {

@@ -16,6 +16,7 @@
 
 #include "leafsync/ImageRecord.h"
 #include "leafsync/Plant.h"
+#include "leafsync/RequestGate.h"
 
 namespace leafsync {
 
@@ -76,13 +77,18 @@ using WithReader = std::function<void(const std::function<void(ImageReader&)>& u
 // paginated listing /image-plant/{plant}/?after_id=&limit=, and a JSON 404 for other paths.
 void registerImageReadRoutes(Pistache::Rest::Router& router, WithReader with_reader);
 
-// GET /openapi.json: docs/openapi.json as `service` ("consumer", "producer") serves it.
+// GET /openapi.json: docs/openapi.json as `service` ("consumer", "producer") serves it; and
+// the interactive docs over it (registerDocsRoutes).
 void registerOpenApiRoute(Pistache::Rest::Router& router, const std::string& service);
 
-// Owns a Pistache endpoint serving a router on 0.0.0.0:port (port 0 picks a free one).
+// GET /docs (Swagger UI) and /redoc (ReDoc), their files compiled in (DocsUi.cpp).
+void registerDocsRoutes(Pistache::Rest::Router& router);
+
+// Owns a Pistache endpoint serving a router on 0.0.0.0:port (port 0 picks a free one),
+// behind a RequestGate with HttpLimits' timeouts and `max_body_bytes`.
 class HttpServer {
  public:
-  HttpServer(std::uint16_t port, int threads, std::size_t max_request_bytes);
+  HttpServer(std::uint16_t port, int threads, std::size_t max_body_bytes);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -92,6 +98,7 @@ class HttpServer {
 
  private:
   std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
+  HttpLimits limits_;
   bool started_ = false;
 };
 

@@ -1,0 +1,55 @@
+#pragma once
+
+// The HTTP front of both services: Pistache 0.0.5 reads a request into its parser before it
+// looks at it, answers its own errors in text/plain, drops pipelined requests after the first
+// and never answers `Expect: 100-continue`. The gate reads the request head itself, refuses
+// what it must from the head alone (JSON errors, then the connection is closed), and hands
+// Pistache's parser one complete request at a time. Include only from HttpSupport.cpp.
+
+#include <pistache/http.h>
+#include <pistache/router.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+namespace leafsync {
+
+// What a request may take; docs/api.md lists them.
+struct HttpLimits {
+  std::size_t max_body_bytes = 1 << 20;     // a larger Content-Length: 413 before the body is read
+  std::size_t max_header_bytes = 16 << 10;  // request line and headers: 431 past this
+  std::chrono::milliseconds header_timeout{10000};  // from the first byte to the end of the head: 408
+  std::chrono::milliseconds body_timeout{10000};    // from the first byte to the end of the body: 408
+  std::chrono::milliseconds idle_timeout{10000};    // a kept-alive connection with no request: closed
+};
+
+class RequestGate : public Pistache::Http::Handler {
+ public:
+  HTTP_PROTOTYPE(RequestGate)
+
+  RequestGate(std::shared_ptr<Pistache::Rest::Router> router, HttpLimits limits);
+
+  void onRequest(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter response) override;
+
+  // The handler's answer to the peer's current request is queued (`close`: the connection
+  // ends after it): the gate may hand on the next pipelined request.
+  static void answered(const std::shared_ptr<Pistache::Tcp::Peer>& peer, bool close);
+
+  struct PeerState;
+
+ private:
+  void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
+  void onInput(const char* buffer, std::size_t len, const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
+
+  // Runs with the peer's state locked, on whichever thread queued the last answer.
+  void drain(const std::shared_ptr<Pistache::Tcp::Peer>& peer, PeerState& state);
+  void dispatch(const std::shared_ptr<Pistache::Tcp::Peer>& peer, PeerState& state, std::size_t length);
+  void refuse(const std::shared_ptr<Pistache::Tcp::Peer>& peer, PeerState& state, Pistache::Http::Code code,
+              const std::string& detail);
+
+  std::shared_ptr<Pistache::Rest::Router> router_;
+  HttpLimits limits_;
+};
+
+}  // namespace leafsync

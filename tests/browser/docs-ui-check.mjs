@@ -1,0 +1,124 @@
+// Drives a real headless Chromium (Debian's) over the DevTools protocol through a service's
+// interactive docs: /docs must render the operations and "Try it out" on
+// GET /image-plant/{plant}/total/ must show the live answer; /redoc must render the
+// operations. Prints one JSON line with what it saw; exits 1 when a step fails.
+//
+//   node docs-ui-check.mjs BASE_URL [SCREENSHOT.png]
+// Needs chrome-remote-interface (tests/browser/docs-ui-check.sh installs it) and CHROMIUM
+// (default: chromium).
+import CDP from 'chrome-remote-interface';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const [base, screenshot] = process.argv.slice(2);
+if (!base) {
+  console.error('usage: node docs-ui-check.mjs BASE_URL [SCREENSHOT.png]');
+  process.exit(2);
+}
+const STEP_MS = 30000;
+const profile = mkdtempSync(join(tmpdir(), 'leafsync-chromium-'));
+const browser = spawn(process.env.CHROMIUM || 'chromium', [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
+  '--remote-debugging-port=0', `--user-data-dir=${profile}`, '--window-size=1280,1400', 'about:blank',
+], { stdio: ['ignore', 'ignore', 'pipe'] });
+
+function cleanUp() {
+  browser.kill('SIGKILL');
+  // Chromium may still be writing its profile for a moment after the kill.
+  try {
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  } catch {}
+}
+function fail(message) {
+  console.error(`docs-ui-check: ${message}`);
+  cleanUp();
+  process.exit(1);
+}
+setTimeout(() => fail('took longer than 120 s'), 120000).unref();
+
+// Chromium prints its DevTools address on stderr once it listens.
+const port = await new Promise((resolve, reject) => {
+  let seen = '';
+  browser.stderr.on('data', (chunk) => {
+    seen += chunk;
+    const match = /DevTools listening on ws:\/\/[^:]+:(\d+)\//.exec(seen);
+    if (match) resolve(Number(match[1]));
+  });
+  browser.on('exit', (code) => reject(new Error(`chromium exited (${code}): ${seen.slice(-500)}`)));
+}).catch((e) => fail(e.message));
+
+const client = await CDP({ port });
+const { Input, Page, Runtime } = client;
+await Page.enable();
+await Runtime.enable();
+
+async function evaluate(expression) {
+  const { result, exceptionDetails } = await Runtime.evaluate({ expression, awaitPromise: true, returnByValue: true });
+  if (exceptionDetails) throw new Error(exceptionDetails.exception?.description || exceptionDetails.text);
+  return result.value;
+}
+// Polls `expression` in the page until it is truthy; returns its value.
+async function waitFor(what, expression) {
+  const until = Date.now() + STEP_MS;
+  for (;;) {
+    const value = await evaluate(expression).catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > until) fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+// A user's click: the mouse pressed and released at the middle of the element.
+async function click(what, element) {
+  await waitFor(what, `!!(${element})`);
+  const { x, y } = await evaluate(`(() => {
+    const e = ${element};
+    e.scrollIntoView({ block: 'center' });
+    const r = e.getBoundingClientRect();
+    return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
+  })()`);
+  for (const type of ['mouseMoved', 'mousePressed', 'mouseReleased']) {
+    await Input.dispatchMouseEvent({ type, x, y, button: 'left', clickCount: 1 });
+  }
+}
+async function open(path) {
+  await Page.navigate({ url: base + path });
+  await Page.loadEventFired();
+}
+
+const seen = {};
+// --- Swagger UI --------------------------------------------------------------------------
+await open('/docs');
+seen.swagger_operations = await waitFor('the operations', `document.querySelectorAll('.opblock').length`);
+const total = `[...document.querySelectorAll('.opblock')].find((op) =>
+  op.querySelector('.opblock-summary-path')?.getAttribute('data-path') === '/image-plant/{plant}/total/')`;
+await click('the total operation', `(${total}).querySelector('.opblock-summary-control')`);
+await click('"Try it out"', `(${total}).querySelector('.try-out__btn')`);
+// The plant is an enum: a <select>, set the way React sees a user's choice.
+await waitFor('the plant parameter', `!!(${total}).querySelector('tr[data-param-name="plant"] select')`);
+await evaluate(`(() => {
+  const select = (${total}).querySelector('tr[data-param-name="plant"] select');
+  Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set.call(select, 'potato');
+  select.dispatchEvent(new Event('change', { bubbles: true }));
+  return true;
+})()`);
+await click('"Execute"', `(${total}).querySelector('.execute')`);
+seen.try_it_out_status = await waitFor('the live answer',
+  `(${total}).querySelector('.live-responses-table tr.response .response-col_status')?.textContent.trim()`);
+seen.try_it_out_url = await evaluate(`(${total}).querySelector('.request-url pre')?.textContent.trim() || ''`);
+seen.try_it_out_body = await waitFor('the answer body',
+  `(${total}).querySelector('.live-responses-table .response-col_description pre')?.textContent.trim()`);
+if (screenshot) {
+  await evaluate(`(${total}).scrollIntoView({ block: 'start' }), window.scrollBy(0, -120), true`);
+  const { data } = await Page.captureScreenshot({ format: 'png' });
+  writeFileSync(screenshot, Buffer.from(data, 'base64'));
+}
+// --- ReDoc -------------------------------------------------------------------------------
+await open('/redoc');
+seen.redoc_renders_total = await waitFor('ReDoc\'s operations',
+  `document.body.innerText.includes('number of live images of a plant') && document.body.innerText.includes('/image-plant/{plant}/total/')`);
+
+await client.close();
+cleanUp();
+console.log(JSON.stringify(seen));
