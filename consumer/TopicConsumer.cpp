@@ -35,6 +35,7 @@ TopicConsumer::TopicConsumer(const ConsumerConfig& config, const TopicConfig& to
                        },
                        [this](std::int32_t partition, Store& store) { return resolveStart(partition, store); },
                        [this](std::int32_t partition, std::int64_t offset) { seek(partition, offset); },
+                       [this](std::int32_t partition) { return cachedHighWatermark(partition); },
                        [this](const std::string& reason) { fail(reason); }},
       logger_("consumer-" + topic.name, [this](const std::string& reason) { fail(reason); }) {
   auto props = config.kafka;
@@ -165,6 +166,14 @@ void TopicConsumer::committed(const PartitionOffset& offset, std::int64_t newest
   TopicPartitionList list;
   list.items.push_back(RdKafka::TopicPartition::create(offset.topic, offset.partition, offset.next_offset));
   consumer_->commitAsync(list.items);
+}
+
+std::int64_t TopicConsumer::cachedHighWatermark(std::int32_t partition) {
+  // On an applier's thread: get_watermark_offsets only reads librdkafka's cache.
+  std::int64_t low = 0;
+  std::int64_t high = -1;
+  consumer_->get_watermark_offsets(topic_.name, partition, &low, &high);
+  return high;
 }
 
 StartOffset TopicConsumer::resolveStart(std::int32_t partition, Store& store) {

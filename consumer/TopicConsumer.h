@@ -57,6 +57,7 @@ class TopicConsumer : private RdKafka::RebalanceCb {
   // cannot be read, StartUnknown when the broker's watermarks are not known.
   StartOffset resolveStart(std::int32_t partition, Store& store);
   void seek(std::int32_t partition, std::int64_t offset);
+  std::int64_t cachedHighWatermark(std::int32_t partition);  // -1: not known yet
   // High watermarks, lag and stalls from the copy's committed offsets.
   void refreshPositions();
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
