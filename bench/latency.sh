@@ -118,7 +118,7 @@ for rate in "${rate_list[@]}"; do
         i0=$(cpu_seconds "$consumer_pid")
         sleep "$idle"
         idle_cpu=$(awk -v a="$i0" -v b="$(cpu_seconds "$consumer_pid")" -v s="$idle" 'BEGIN { printf "%.4f", (b - a) / s }')
-        echo "$(awk '/^Threads:/ {print $2}' "/proc/$consumer_pid/status")" >"$dir/consumer.threads"
+        awk '/^Threads:/ {print $2}' "/proc/$consumer_pid/status" >"$dir/consumer.threads"
     fi
     read -r pu ps prss <"$dir/producer.time"
     {
