@@ -81,13 +81,17 @@ void PartitionApplier::consumeLoop() {
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
   batch.reserve(batch_size);
   Clock::time_point deadline{};
+  bool lingering = false;  // the queue was empty but more is on its way: wait for it
   while (!stop_) {
+    // Without a batch: wait for its first message (100 ms at most, to see a stop). With one:
+    // take what is queued without waiting, or wait out the linger.
     int timeout_ms = 100;
     if (!batch.empty()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+      timeout_ms = lingering ? static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100)) : 0;
     }
     std::unique_ptr<RdKafka::Message> message(queue_->consume(timeout_ms));
+    bool queue_empty = false;
     switch (message->err()) {
       case RdKafka::ERR_NO_ERROR:
         // Already applied: fetched before a seek took effect, or replayed.
@@ -95,9 +99,11 @@ void PartitionApplier::consumeLoop() {
         next_offset_ = message->offset() + 1;
         if (batch.empty()) deadline = Clock::now() + linger;
         batch.push_back(std::move(message));
+        lingering = false;
         break;
       case RdKafka::ERR__TIMED_OUT:
       case RdKafka::ERR__PARTITION_EOF:
+        queue_empty = true;
         break;
       case RdKafka::ERR__FATAL:
         context_.fatal("Kafka fatal error on " + context_.topic.name + "/" + std::to_string(partition_) +
@@ -109,9 +115,18 @@ void PartitionApplier::consumeLoop() {
                   {"error", message->errstr()}});
         break;
     }
-    if (!batch.empty() && (batch.size() >= batch_size || Clock::now() >= deadline)) {
+    if (batch.empty()) continue;
+    bool commit = batch.size() >= batch_size;
+    if (!commit && queue_empty) {
+      // Nothing more queued: commit now, unless the broker holds more of this partition than
+      // has been fetched (a fetch response cut short by its size limits) and the linger allows.
+      lingering = Clock::now() < deadline && context_.high_watermark(partition_) > next_offset_;
+      commit = !lingering;
+    }
+    if (commit) {
       if (!apply(batch)) break;
       batch.clear();
+      lingering = false;
     }
   }
   if (!batch.empty() && apply(batch)) batch.clear();

@@ -60,6 +60,9 @@ struct PartitionApplierContext {
   // StoreError when the copy cannot be read. Then moves the fetch there.
   std::function<StartOffset(std::int32_t partition, Store& store)> resolve_start;
   std::function<void(std::int32_t partition, std::int64_t offset)> seek;
+  // The partition's high watermark as the last fetch response told it (no request; -1 when
+  // not known yet): above the applier's next offset, more of the partition is on its way.
+  std::function<std::int64_t(std::int32_t partition)> high_watermark;
   FatalHandler fatal;
 };
 
@@ -68,8 +71,13 @@ struct PartitionApplierContext {
 // keeps its order. It reads the partition's own librdkafka queue (no longer forwarded to the
 // consumer's queue), so librdkafka's per-partition prefetch limits (queued.min.messages,
 // queued.max.messages.kbytes) hold back fetching for a partition that falls behind, without
-// touching the others. Messages are batched (apply.batch_size, apply.linger_ms); each batch's
-// rows and the partition's next offset commit in one transaction.
+// touching the others. Batching is natural: the applier takes what its queue holds (up to
+// apply.batch_size) and commits as soon as the queue is empty, so at low rates each event goes
+// out at once and under load batches grow by themselves (what arrives during a commit is the
+// next batch). It lingers (up to apply.linger_ms from the batch's first message) only while
+// more of the partition is known to be on its way: the partition's high watermark lies above
+// what the applier holds. Each batch's rows and the partition's next offset commit in one
+// transaction.
 //
 // A database or dead-letter failure is retried with backoff for as long as it lasts, each
 // attempt counted and its error reported to SyncStatus (so a partition that does not move

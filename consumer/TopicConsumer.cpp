@@ -35,6 +35,7 @@ TopicConsumer::TopicConsumer(const ConsumerConfig& config, const TopicConfig& to
                        },
                        [this](std::int32_t partition, Store& store) { return resolveStart(partition, store); },
                        [this](std::int32_t partition, std::int64_t offset) { seek(partition, offset); },
+                       [this](std::int32_t partition) { return cachedHighWatermark(partition); },
                        [this](const std::string& reason) { fail(reason); }},
       logger_("consumer-" + topic.name, [this](const std::string& reason) { fail(reason); }) {
   auto props = config.kafka;
@@ -69,6 +70,7 @@ void TopicConsumer::run() {
   poll();
   if (!stop_) fail("the consumer thread of topic '" + topic_.name + "' ended");
   stopAppliers(assignedPartitions());
+  mirrorOffsets();
   if (!ever_assigned_) {
     // librdkafka before 2.3.0 aborts when a cooperative-sticky consumer is destroyed before
     // its first assignment (confluentinc/librdkafka#4312; Debian ships 2.0.2). Let the join
@@ -103,6 +105,7 @@ void TopicConsumer::poll() {
   Clock::time_point next_refresh{};
   while (!stop_) {
     if (Clock::now() >= next_refresh) {
+      mirrorOffsets();
       refreshPositions();
       next_refresh = Clock::now() + std::chrono::milliseconds(500);
     }
@@ -162,9 +165,33 @@ void TopicConsumer::committed(const PartitionOffset& offset, std::int64_t newest
     metrics_.setLag(offset.topic, offset.partition, std::max<std::int64_t>(0, high - offset.next_offset));
   }
   status_.applied(offset.topic, offset.partition, offset.next_offset, high, newest_event_ts_ms);
+  // Mirrored to Kafka by the consumer thread with its next refresh: one OffsetCommit for all
+  // partitions twice a second, not one per batch (with natural batching a batch can be one
+  // event, and thousands of commits a second starved the group coordinator of heartbeats).
+  std::lock_guard<std::mutex> lock(mirror_mutex_);
+  to_mirror_[offset.partition] = offset.next_offset;
+}
+
+void TopicConsumer::mirrorOffsets() {
+  std::map<std::int32_t, std::int64_t> offsets;
+  {
+    std::lock_guard<std::mutex> lock(mirror_mutex_);
+    offsets.swap(to_mirror_);
+  }
+  if (offsets.empty()) return;
   TopicPartitionList list;
-  list.items.push_back(RdKafka::TopicPartition::create(offset.topic, offset.partition, offset.next_offset));
+  for (const auto& [partition, next] : offsets) {
+    list.items.push_back(RdKafka::TopicPartition::create(topic_.name, partition, next));
+  }
   consumer_->commitAsync(list.items);
+}
+
+std::int64_t TopicConsumer::cachedHighWatermark(std::int32_t partition) {
+  // On an applier's thread: get_watermark_offsets only reads librdkafka's cache.
+  std::int64_t low = 0;
+  std::int64_t high = -1;
+  consumer_->get_watermark_offsets(topic_.name, partition, &low, &high);
+  return high;
 }
 
 StartOffset TopicConsumer::resolveStart(std::int32_t partition, Store& store) {
@@ -301,6 +328,7 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     std::vector<std::int32_t> revoked;
     for (RdKafka::TopicPartition* tp : partitions) revoked.push_back(tp->partition());
     stopAppliers(revoked);
+    mirrorOffsets();  // while the partitions are still ours
     for (RdKafka::TopicPartition* tp : partitions) {
       status_.revoked(tp->topic(), tp->partition());
       metrics_.clearPartition(tp->topic(), tp->partition());

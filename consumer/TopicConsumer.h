@@ -5,6 +5,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,11 +53,14 @@ class TopicConsumer : private RdKafka::RebalanceCb {
   void stopAppliers(const std::vector<std::int32_t>& partitions);
   std::vector<std::int32_t> assignedPartitions() const;  // those with an applier
   void committed(const PartitionOffset& offset, std::int64_t newest_event_ts_ms);
+  // Commits the copy's offsets applied since the last call to Kafka (a mirror for tools).
+  void mirrorOffsets();
   // The copy's stored offset, or for a partition the copy never saw, start_when_empty's
   // choice (latest is stored at once, so it is made once). Throws StoreError when the copy
   // cannot be read, StartUnknown when the broker's watermarks are not known.
   StartOffset resolveStart(std::int32_t partition, Store& store);
   void seek(std::int32_t partition, std::int64_t offset);
+  std::int64_t cachedHighWatermark(std::int32_t partition);  // -1: not known yet
   // High watermarks, lag and stalls from the copy's committed offsets.
   void refreshPositions();
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -74,6 +78,8 @@ class TopicConsumer : private RdKafka::RebalanceCb {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   // Only the consumer thread touches these (rebalance_cb runs on it, inside consume()).
   std::map<std::int32_t, std::unique_ptr<PartitionApplier>> appliers_;
+  std::mutex mirror_mutex_;
+  std::map<std::int32_t, std::int64_t> to_mirror_;  // partition → next offset, not yet mirrored
   bool ever_assigned_ = false;
   std::atomic<bool> stop_{false};
   std::thread thread_;

@@ -68,3 +68,5 @@ fi
 
 echo "== benchmark smoke run"
 build/bin/leafsync-bench-apply --events 20000 --bootstrap "$LEAFSYNC_TEST_BOOTSTRAP"
+echo "== latency smoke run (bench/latency.sh: floor, one rate, the idle consumer)"
+bench/latency.sh --rates 100 --duration 3 --idle 3 --out build/latency-smoke
