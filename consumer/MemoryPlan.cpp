@@ -92,6 +92,8 @@ std::size_t countPartitions(const std::map<std::string, std::string>& kafka,
 
 void limitMallocArenas() { mallopt(M_ARENA_MAX, 2); }
 
+void mapLargeBlocks() { mallopt(M_MMAP_THRESHOLD, 256 * 1024); }
+
 void releaseFreeMemory() { malloc_trim(0); }
 
 }  // namespace leafsync

@@ -50,6 +50,12 @@ std::size_t countPartitions(const std::map<std::string, std::string>& kafka,
 // in the process's RSS. Called before any thread starts when a budget is set.
 void limitMallocArenas();
 
+// glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB), so
+// after one large response every later one comes from the heap and stays in the RSS once
+// freed; a fixed threshold keeps blocks of a page of images or more in their own mappings,
+// returned whole when freed. Called before any thread starts.
+void mapLargeBlocks();
+
 // Gives the pages malloc holds free back to the system (after a batch's buffers are freed).
 void releaseFreeMemory();
 

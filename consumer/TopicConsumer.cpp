@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "MemoryPlan.h"
 #include "leafsync/Log.h"
 #include "leafsync/Timestamp.h"
 
@@ -104,6 +105,9 @@ void TopicConsumer::poll() {
   while (!stop_) {
     if (Clock::now() >= next_refresh) {
       refreshPositions();
+      // Under a budget, what the appliers' batches freed goes back to the system rather
+      // than staying in malloc's free lists as RSS.
+      if (config_.memory_budget_mb > 0) releaseFreeMemory();
       next_refresh = Clock::now() + std::chrono::milliseconds(500);
     }
     // Messages go to the partitions' own queues; this queue serves rebalances and errors.

@@ -38,6 +38,7 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
 
   std::vector<std::string> topic_names;
   for (const TopicConfig& t : config.topics) topic_names.push_back(t.name);
+  mapLargeBlocks();
   if (config.memory_budget_mb > 0) {
     limitMallocArenas();
     // Planned for every partition of the topics: the most this process can be assigned.
