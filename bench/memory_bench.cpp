@@ -95,8 +95,7 @@ std::map<std::string, std::string> environment(const Settings& s, const std::str
       {"LEAFSYNC_KAFKA_PROPERTIES", std::string(LEAFSYNC_SOURCE_DIR) + "/" + s.properties},
       {"LEAFSYNC_BOOTSTRAP_SERVERS", testBootstrap()},
       {"LEAFSYNC_GROUP_ID", group},
-      {"LEAFSYNC_DATABASE_URL", "sqlite:" + db},
-      {"LEAFSYNC_LOG_LEVEL", "warn"}};
+      {"LEAFSYNC_DATABASE_URL", "sqlite:" + db}};
   env["LEAFSYNC_MEMORY_BUDGET_MB"] = std::to_string(s.budget_mb);
   return env;
 }

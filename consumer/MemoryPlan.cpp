@@ -1,7 +1,6 @@
 #include "MemoryPlan.h"
 
 #include <librdkafka/rdkafkacpp.h>
-#include <malloc.h>
 
 #include <algorithm>
 #include <memory>
@@ -46,12 +45,15 @@ MemoryPlan planMemory(int budget_mb, std::size_t partitions) {
                                                            (MemoryPlan::kFixedBytes + plan.partitions * kMinPerPartition) / kMiB)) +
                       " MiB");
   }
-  // Per partition: 1/4 prefetch queue, up to 1/8 more from the fetch that crosses it, 1/4
-  // batch in hand and 1/4 for its decoded events; 1/8 of the whole for the fetch response
-  // in flight per broker.
-  plan.queue_kbytes = per_partition / 4 / kKiB;
+  // Per partition: 3/8 prefetch queue, up to 1/8 more from the fetch that crosses it, 1/8
+  // batch in hand and 1/8 for its decoded events; 1/8 of the whole for the fetch response
+  // in flight per broker. The queue gets the most: librdkafka 2.0.2 waits a second before
+  // fetching again for a partition whose queue is full, so the queue is what keeps the
+  // applier busy meanwhile (measured: with 1/4 queue and 1/4 batch, 20 KiB events caught up
+  // at 0.62 of the unbounded rate).
+  plan.queue_kbytes = per_partition * 3 / 8 / kKiB;
   plan.partition_fetch_bytes = std::clamp(per_partition / 8, 64 * kKiB, kDefaultPartitionFetchBytes);
-  plan.batch_bytes = per_partition / 4;
+  plan.batch_bytes = per_partition / 8;
   plan.fetch_bytes = std::clamp(kafka / 8, plan.partition_fetch_bytes, kDefaultFetchBytes);
   return plan;
 }
@@ -89,11 +91,5 @@ std::size_t countPartitions(const std::map<std::string, std::string>& kafka,
   }
   return total;
 }
-
-void limitMallocArenas() { mallopt(M_ARENA_MAX, 2); }
-
-void mapLargeBlocks() { mallopt(M_MMAP_THRESHOLD, 256 * 1024); }
-
-void releaseFreeMemory() { malloc_trim(0); }
 
 }  // namespace leafsync

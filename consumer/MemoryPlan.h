@@ -45,18 +45,4 @@ MemoryPlan planMemory(int budget_mb, std::size_t partitions);
 std::size_t countPartitions(const std::map<std::string, std::string>& kafka,
                             const std::vector<std::string>& topics, std::size_t assumed_per_topic);
 
-// glibc's malloc keeps one arena per thread that ever allocated (up to 8 per core), and
-// each keeps what it freed: with an applier thread per partition, freed batches would stay
-// in the process's RSS. Called before any thread starts when a budget is set.
-void limitMallocArenas();
-
-// glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB), so
-// after one large response every later one comes from the heap and stays in the RSS once
-// freed; a fixed threshold keeps blocks of a page of images or more in their own mappings,
-// returned whole when freed. Called before any thread starts.
-void mapLargeBlocks();
-
-// Gives the pages malloc holds free back to the system (after a batch's buffers are freed).
-void releaseFreeMemory();
-
 }  // namespace leafsync

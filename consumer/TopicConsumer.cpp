@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "MemoryPlan.h"
+#include "leafsync/MallocTuning.h"
 #include "leafsync/Log.h"
 #include "leafsync/Timestamp.h"
 

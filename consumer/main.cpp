@@ -10,6 +10,7 @@
 
 #include "KafkaDeadLetterProducer.h"
 #include "MemoryPlan.h"
+#include "leafsync/MallocTuning.h"
 #include "ReadApi.h"
 #include "SyncStatus.h"
 #include "TopicConsumer.h"

@@ -19,6 +19,7 @@
 #include "ProducerMetrics.h"
 #include "SnapshotPublisher.h"
 #include "Verifier.h"
+#include "leafsync/MallocTuning.h"
 #include "leafsync/ConnectionPool.h"
 #include "leafsync/HttpSupport.h"
 #include "leafsync/Log.h"
@@ -221,6 +222,7 @@ int main(int argc, char** argv) {
   sigset_t signals = stopSignalSet();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  mapLargeBlocks();  // large read responses return their memory once written
   // Summaries are read by scripts and tests as they happen, also when stdout is a file.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   try {

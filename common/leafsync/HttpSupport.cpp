@@ -144,7 +144,7 @@ namespace {
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 // Rows read per query of a listing at first, before their size is known.
-constexpr int kFirstChunkRows = 4;
+constexpr int kFirstChunkRows = 2;
 
 void refuseLargeResponse(const Rest::Request& req, Http::ResponseWriter& res) {
   res.headers().add(std::make_shared<ResponseHeader>("Retry-After", std::to_string(kLargeResponseRetryAfterS)));
@@ -201,10 +201,11 @@ ListedPage listPage(ImageReader& reader, Plant plant, std::int64_t after_id, int
       ++rows;
     }
     if (rows > 0) {
-      // As many rows as fill what is left, at the average size so far.
+      // Half as many rows as would fill what is left, at the average size so far: their
+      // bytes (half their hex JSON) stay within a quarter of the page.
       std::size_t average = page.body.size() / static_cast<std::size_t>(rows);
       std::size_t room = kLimit > page.body.size() ? kLimit - page.body.size() : 0;
-      chunk = static_cast<int>(std::clamp<std::size_t>(room / std::max<std::size_t>(average, 1), 1, kMaxPageSize));
+      chunk = static_cast<int>(std::clamp<std::size_t>(room / std::max<std::size_t>(2 * average, 1), 1, kMaxPageSize));
     }
   }
   page.body += "],\"next_after_id\":";

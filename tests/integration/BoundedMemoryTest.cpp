@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "leafsync/ResponseSlots.h"
+#include "leafsync/SourceStore.h"
 #include "leafsync/StoreFactory.h"
 #include "support/ConsumerProcess.h"
 #include "support/EventBuilder.h"
@@ -112,7 +113,7 @@ Walk walkListing(std::uint16_t port, std::int64_t expected) {
 }
 
 TEST(BoundedMemoryTest, EightConcurrentListingsOverLargeImagesStayBoundedAndContinueCorrectly) {
-  constexpr std::int64_t kImages = 100;
+  constexpr std::int64_t kImages = 64;  // 90 MB of hex JSON per client
   constexpr std::size_t kImageBytes = 700 * 1000;
   constexpr int kClients = 8;
   TempDir dir;
@@ -142,6 +143,29 @@ TEST(BoundedMemoryTest, EightConcurrentListingsOverLargeImagesStayBoundedAndCont
   const std::int64_t bound = kClients * 2 * static_cast<std::int64_t>(kMaxResponseBytes);
   EXPECT_LE(added, bound) << "listings added " << added / kMiB << " MiB, bound " << bound / kMiB << " MiB";
   EXPECT_EQ(consumer.terminate(10s), 0);
+}
+
+TEST(BoundedMemoryTest, ProducerListingEndsAtTheByteLimitAndContinuesFromNextAfterId) {
+  constexpr std::int64_t kImages = 24;  // 24 × 1.4 MB of hex JSON: several pages of at most 8 MiB
+  TempDir dir;
+  ConsumerSetup setup(dir);
+  {
+    auto source = openSourceStore("sqlite:" + setup.source_database_path);
+    for (std::int64_t id = 1; id <= kImages; ++id) source->create(Plant::Potato, {7, std::string(700 * 1000, 'x'), 1.0, 2.0});
+  }
+  testing::ProducerProcess producer(setup, dir.file("producer.log"));
+  producer.start();
+  std::uint16_t port = producer.waitStarted();
+  auto first = testing::httpRequest(port, "GET", "/image-plant/potato/?limit=1000");
+  ASSERT_EQ(first.status, 200);
+  EXPECT_LE(first.body.size(), kMaxResponseBytes);
+  auto page = nlohmann::json::parse(first.body);
+  ASSERT_GE(page["items"].size(), 1u);
+  EXPECT_LT(page["items"].size(), static_cast<std::size_t>(kImages));
+  EXPECT_EQ(page["next_after_id"], page["items"].back()["id"]);
+  Walk walk = walkListing(port, kImages);
+  EXPECT_EQ(walk.error, "");
+  EXPECT_EQ(producer.terminate(10s), 0);
 }
 
 }  // namespace
