@@ -71,21 +71,23 @@ std::size_t countPartitions(const std::map<std::string, std::string>& kafka,
   auto conf = makeKafkaConf(producerProperties(kafka));
   std::unique_ptr<RdKafka::Producer> client(RdKafka::Producer::create(conf.get(), error));
   if (!client) throw ConfigError("cannot create a Kafka client to count partitions: " + error);
+  // One request for every topic, so a broker that is away delays the start by one timeout.
+  RdKafka::Metadata* raw = nullptr;
+  RdKafka::ErrorCode err = client->metadata(true, nullptr, &raw, 5000);
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
   std::size_t total = 0;
   for (const std::string& name : topics) {
-    std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(client.get(), name, nullptr, error));
-    RdKafka::Metadata* raw = nullptr;
-    RdKafka::ErrorCode err = topic ? client->metadata(false, topic.get(), &raw, 5000) : RdKafka::ERR__INVALID_ARG;
-    std::unique_ptr<RdKafka::Metadata> metadata(raw);
     std::size_t count = 0;
-    if (err == RdKafka::ERR_NO_ERROR && metadata && metadata->topics()->size() == 1 &&
-        metadata->topics()->at(0)->err() == RdKafka::ERR_NO_ERROR) {
-      count = metadata->topics()->at(0)->partitions()->size();
+    if (err == RdKafka::ERR_NO_ERROR && metadata) {
+      for (const RdKafka::TopicMetadata* topic : *metadata->topics()) {
+        if (topic->topic() == name && topic->err() == RdKafka::ERR_NO_ERROR) count = topic->partitions()->size();
+      }
     }
     if (count == 0) {
       count = assumed_per_topic;
       logEvent(LogLevel::Warn, "partitions_unknown",
-               {{"topic", name}, {"error", RdKafka::err2str(err)}, {"assumed", count}});
+               {{"topic", name}, {"error", err == RdKafka::ERR_NO_ERROR ? "not described" : RdKafka::err2str(err)},
+                {"assumed", count}});
     }
     total += count;
   }
