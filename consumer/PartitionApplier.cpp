@@ -78,6 +78,9 @@ void PartitionApplier::failed(const char* event, int attempt, const std::string&
 void PartitionApplier::consumeLoop() {
   const auto batch_size = static_cast<std::size_t>(context_.config.batch_size);
   const auto linger = std::chrono::milliseconds(context_.config.linger_ms);
+  // The memory budget's share of a batch in hand (0: none): its messages' bytes.
+  const std::size_t max_bytes = context_.config.batch_max_bytes;
+  std::size_t batch_bytes = 0;
   std::vector<std::unique_ptr<RdKafka::Message>> batch;
   batch.reserve(batch_size);
   Clock::time_point deadline{};
@@ -98,6 +101,7 @@ void PartitionApplier::consumeLoop() {
         if (message->offset() < next_offset_) break;
         next_offset_ = message->offset() + 1;
         if (batch.empty()) deadline = Clock::now() + linger;
+        batch_bytes += message->len() + message->key_len();
         batch.push_back(std::move(message));
         lingering = false;
         break;
@@ -116,7 +120,7 @@ void PartitionApplier::consumeLoop() {
         break;
     }
     if (batch.empty()) continue;
-    bool commit = batch.size() >= batch_size;
+    bool commit = batch.size() >= batch_size || (max_bytes > 0 && batch_bytes >= max_bytes);
     if (!commit && queue_empty) {
       // Nothing more queued: commit now, unless the broker holds more of this partition than
       // has been fetched (a fetch response cut short by its size limits) and the linger allows.
@@ -126,6 +130,7 @@ void PartitionApplier::consumeLoop() {
     if (commit) {
       if (!apply(batch)) break;
       batch.clear();
+      batch_bytes = 0;
       lingering = false;
     }
   }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "leafsync/MallocTuning.h"
 #include "leafsync/Log.h"
 #include "leafsync/Timestamp.h"
 
@@ -107,6 +108,9 @@ void TopicConsumer::poll() {
     if (Clock::now() >= next_refresh) {
       mirrorOffsets();
       refreshPositions();
+      // Under a budget, what the appliers' batches freed goes back to the system rather
+      // than staying in malloc's free lists as RSS.
+      if (config_.memory_budget_mb > 0) releaseFreeMemory();
       next_refresh = Clock::now() + std::chrono::milliseconds(500);
     }
     // Messages go to the partitions' own queues; this queue serves rebalances and errors.

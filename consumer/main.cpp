@@ -9,6 +9,8 @@
 #include <curl/curl.h>
 
 #include "KafkaDeadLetterProducer.h"
+#include "MemoryPlan.h"
+#include "leafsync/MallocTuning.h"
 #include "ReadApi.h"
 #include "SyncStatus.h"
 #include "TopicConsumer.h"
@@ -32,6 +34,19 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
 
   std::vector<std::string> topic_names;
   for (const TopicConfig& t : config.topics) topic_names.push_back(t.name);
+  mapLargeBlocks();
+  if (config.memory_budget_mb > 0) {
+    limitMallocArenas();
+    // Planned for every partition of the topics: the most this process can be assigned.
+    MemoryPlan plan = planMemory(config.memory_budget_mb, countPartitions(config.kafka, topic_names, 12));
+    plan.applyTo(config);
+    logEvent(LogLevel::Info, "memory_plan",
+             {{"budget_mb", config.memory_budget_mb}, {"partitions", plan.partitions},
+              {"queued.max.messages.kbytes", config.kafka.at("queued.max.messages.kbytes")},
+              {"max.partition.fetch.bytes", config.kafka.at("max.partition.fetch.bytes")},
+              {"fetch.max.bytes", config.kafka.at("fetch.max.bytes")},
+              {"batch_max_bytes", config.batch_max_bytes}});
+  }
   ConsumerMetrics metrics(topic_names);
   SyncStatus status(static_cast<std::int64_t>(config.stall_after_s) * 1000);
   FatalHandler fatal = [&stop](const std::string& reason) { stop.fail(reason); };

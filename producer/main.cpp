@@ -20,6 +20,7 @@
 #include "SnapshotPublisher.h"
 #include "Verifier.h"
 #include "leafsync/CommandLine.h"
+#include "leafsync/MallocTuning.h"
 #include "leafsync/ConnectionPool.h"
 #include "leafsync/HttpSupport.h"
 #include "leafsync/Log.h"
@@ -184,6 +185,7 @@ int main(int argc, char** argv) {
   sigset_t signals = stopSignalSet();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  mapLargeBlocks();  // large read responses return their memory once written
   // Summaries are read by scripts and tests as they happen, also when stdout is a file.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 

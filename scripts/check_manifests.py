@@ -670,6 +670,14 @@ class EnvCheck:
         self.r.check(grace is not None and grace - pre >= budget,
                      f"{w.where()}: terminationGracePeriodSeconds ({grace}) must exceed the preStop sleep ({pre}) by {why}")
 
+        # Memory: the consumer's budget plus what reads may hold (4 × 2 × 8 MiB) stays within
+        # 80 % of the pod's limit (docs/deploy.md#memory).
+        budget_mb = int(env.get("LEAFSYNC_MEMORY_BUDGET_MB") or (cfg.get("memory") or {}).get("budget_mb") or 0)
+        if budget_mb:
+            limit = memory_bytes(((c.get("resources") or {}).get("limits") or {}).get("memory", "0"))
+            self.r.check((budget_mb + 64) * 2**20 <= 0.8 * limit,
+                         f"{where}: memory.budget_mb {budget_mb} + 64 MiB of reads must stay within 80 % of the memory limit")
+
         # Database: a SQLite file must be on a writable volume.
         db_url = env.get("LEAFSYNC_DATABASE_URL") if "LEAFSYNC_DATABASE_URL" in env else (cfg.get("database") or {}).get("url")
         db_from_secret = "LEAFSYNC_DATABASE_URL" in env and env["LEAFSYNC_DATABASE_URL"] is None

@@ -98,6 +98,10 @@ const std::vector<Override>& overrides() {
          c.stall_after_s = parseIntSetting(v, "LEAFSYNC_STALL_AFTER_S", 1, 86400);
        }},
       {{"LEAFSYNC_LOG_LEVEL", "log_level"}, setLogLevel},
+      {{"LEAFSYNC_MEMORY_BUDGET_MB", "memory.budget_mb"},
+       [](ConsumerConfig& c, const std::string& v) {
+         c.memory_budget_mb = parseIntSetting(v, "LEAFSYNC_MEMORY_BUDGET_MB", 0, 1 << 20);
+       }},
   };
   return table;
 }
@@ -197,6 +201,9 @@ ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environmen
   if (root["ready_max_lag"]) c.ready_max_lag = yamlValue<int>(root["ready_max_lag"], "ready_max_lag");
   if (root["stall_after_s"]) c.stall_after_s = yamlValue<int>(root["stall_after_s"], "stall_after_s");
   if (root["write_wait_ms"]) c.write_wait_ms = yamlValue<int>(root["write_wait_ms"], "write_wait_ms");
+  if (auto memory = root["memory"]; memory && memory["budget_mb"]) {
+    c.memory_budget_mb = yamlValue<int>(memory["budget_mb"], "memory.budget_mb");
+  }
   if (root["log_level"]) setLogLevel(c, yamlValue<std::string>(root["log_level"], "log_level"));
   root.rejectUnknownKeys();
 
@@ -209,6 +216,7 @@ ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environmen
   }
   if (c.batch_size < 1) throw ConfigError("apply.batch_size must be at least 1");
   if (c.linger_ms < 0) throw ConfigError("apply.linger_ms must not be negative");
+  if (c.memory_budget_mb < 0) throw ConfigError("memory.budget_mb must not be negative");
   if (c.http_threads < 1) throw ConfigError("http.threads must be at least 1");
   if (c.first_assignment_wait_ms < 0 || c.first_assignment_wait_ms > kMaxFirstAssignmentWaitMs) {
     throw ConfigError("kafka.first_assignment_wait_ms must be in [0, " + std::to_string(kMaxFirstAssignmentWaitMs) + "]");

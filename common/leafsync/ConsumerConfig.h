@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <optional>
@@ -55,6 +56,14 @@ struct ConsumerConfig {
   // ready, leafsync_partition_stalled = 1, a log line with its last error.
   int stall_after_s = 30;
   LogLevel log_level = LogLevel::Info;
+  // memory.budget_mb: what the Kafka path (prefetch queues, fetch buffers, batches in hand)
+  // may hold at most, all partitions together; 0 leaves librdkafka's own limits
+  // (docs/deploy.md, "Memory"). The consumer derives its librdkafka limits and
+  // batch_max_bytes from it at start-up (MemoryPlan).
+  int memory_budget_mb = 0;
+  // A batch in hand is applied once its messages hold this many bytes; 0: only batch_size
+  // counts. Set from memory_budget_mb, not read from the YAML.
+  std::size_t batch_max_bytes = 0;
 };
 
 // One environment variable that overrides a setting, for the README and the manifests check.

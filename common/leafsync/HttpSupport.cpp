@@ -15,6 +15,7 @@
 #include "leafsync/Log.h"
 #include "leafsync/OpenApi.h"
 #include "leafsync/RequestGate.h"
+#include "leafsync/ResponseSlots.h"
 #include "leafsync/Store.h"
 
 namespace leafsync {
@@ -32,21 +33,24 @@ bool clientWantsClose(const Rest::Request& request) {
 }
 
 void send(const Rest::Request& request, Http::ResponseWriter& response, Http::Code code,
-          const std::string& body, const Http::Mime::MediaType& mime) {
+          const std::string& body, const Http::Mime::MediaType& mime,
+          std::shared_ptr<void> held_until_written = nullptr) {
   bool close = clientWantsClose(request);
   auto& headers = response.headers();
   headers.remove<Http::Header::Connection>();
   headers.add<Http::Header::Connection>(close ? Http::ConnectionControl::Close
                                               : Http::ConnectionControl::KeepAlive);
   auto peer = response.getPeer();
+  // `held_until_written` (a ResponseSlots token) lives as long as these callbacks: until the
+  // write has finished or failed.
   response.send(code, body, mime)
       .then(
-          [peer, close](ssize_t) {
+          [peer, close, held_until_written](ssize_t) {
             // Half-close once the response is written: the client reads EOF, closes, and
             // Pistache then reaps the connection.
             if (close && peer) ::shutdown(peer->fd(), SHUT_WR);
           },
-          Async::IgnoreException);
+          [held_until_written](std::exception_ptr) {});
   // Queued: the gate may hand on the connection's next pipelined request.
   RequestGate::answered(peer, close);
 }
@@ -56,6 +60,11 @@ void send(const Rest::Request& request, Http::ResponseWriter& response, Http::Co
 void sendJson(const Rest::Request& request, Http::ResponseWriter& response, Http::Code code,
               const std::string& body) {
   send(request, response, code, body, MIME(Application, Json));
+}
+
+void sendLargeJson(const Rest::Request& request, Http::ResponseWriter& response,
+                   const std::string& body, std::shared_ptr<void> slot) {
+  send(request, response, Http::Code::Ok, body, MIME(Application, Json), std::move(slot));
 }
 
 void sendText(const Rest::Request& request, Http::ResponseWriter& response, Http::Code code,
@@ -150,6 +159,76 @@ namespace {
 
 constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
+// Rows read per query of a listing at first, before their size is known.
+constexpr int kFirstChunkRows = 2;
+
+void refuseLargeResponse(const Rest::Request& req, Http::ResponseWriter& res) {
+  res.headers().add(std::make_shared<ResponseHeader>("Retry-After", std::to_string(kLargeResponseRetryAfterS)));
+  sendError(req, res, Code::Service_Unavailable,
+            "too many large responses are being sent at once (at most " + std::to_string(kMaxLargeResponses) +
+                " of more than " + std::to_string(kLargeResponseBytes) + " bytes); retry shortly");
+}
+
+struct ListedPage {
+  std::string body;
+  std::shared_ptr<void> slot;  // a ResponseSlots token once the body is large
+  bool complete = true;        // false: it grew large and no slot was free
+};
+
+// The listing's body, read in chunks sized from the rows seen so far so that the rows in
+// memory never hold much more than the room left in the body: it ends at `limit` rows, at
+// the end of the plant, or before the row that would take it past kMaxResponseBytes; then
+// next_after_id is the last id it holds (the client continues from there), null at the end.
+ListedPage listPage(ImageReader& reader, Plant plant, std::int64_t after_id, int limit, ResponseSlots& slots) {
+  ListedPage page;
+  page.body = "{\"items\":[";
+  constexpr std::size_t kTail = 48;  // ],"next_after_id":<id>}
+  // Pistache writes the status line, the headers and the body into one buffer that grows by
+  // doubling: a body that leaves room for the headers keeps it at kMaxResponseBytes, not 2×.
+  constexpr std::size_t kLimit = kMaxResponseBytes - 4096;
+  int rows = 0;
+  std::int64_t last_id = after_id;
+  bool more = true;      // the plant may hold rows after last_id
+  bool cut = false;      // stopped by the byte limit
+  int chunk = std::min(limit, kFirstChunkRows);
+  while (rows < limit && more && !cut) {
+    std::vector<ImageRecord> images = reader.list(plant, last_id, std::min(chunk, limit - rows));
+    more = images.size() == static_cast<std::size_t>(std::min(chunk, limit - rows));
+    for (ImageRecord& image : images) {
+      std::string item = imageJson(image);
+      const std::int64_t id = image.id;
+      image = ImageRecord{};  // its bytes are in `item` now
+      std::size_t size = page.body.size() + item.size() + 1 + kTail;
+      if (rows > 0 && size > kLimit) {
+        cut = true;
+        break;
+      }
+      if (size > kLargeResponseBytes && !page.slot) {
+        page.slot = slots.tryAcquire();
+        if (!page.slot) {
+          page.complete = false;
+          return page;
+        }
+        page.body.reserve(kLimit);  // one allocation, not a doubling past the limit
+      }
+      if (rows > 0) page.body += ',';
+      page.body += item;
+      last_id = id;
+      ++rows;
+    }
+    if (rows > 0) {
+      // Half as many rows as would fill what is left, at the average size so far: their
+      // bytes (half their hex JSON) stay within a quarter of the page.
+      std::size_t average = page.body.size() / static_cast<std::size_t>(rows);
+      std::size_t room = kLimit > page.body.size() ? kLimit - page.body.size() : 0;
+      chunk = static_cast<int>(std::clamp<std::size_t>(room / std::max<std::size_t>(2 * average, 1), 1, kMaxPageSize));
+    }
+  }
+  page.body += "],\"next_after_id\":";
+  page.body += (cut || (rows == limit && rows > 0)) ? std::to_string(last_id) : "null";
+  page.body += '}';
+  return page;
+}
 
 }  // namespace
 
@@ -235,6 +314,7 @@ void registerOpenApiRoute(Rest::Router& router, const std::string& service) {
 }
 
 void registerImageReadRoutes(Rest::Router& router, WithReader with_reader) {
+  auto slots = std::make_shared<ResponseSlots>(kMaxLargeResponses);
   Rest::Routes::Get(router, "/ping", guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
     sendJson(req, res, Code::Ok, "\"Hello, I am alive\"");
   }));
@@ -252,7 +332,7 @@ void registerImageReadRoutes(Rest::Router& router, WithReader with_reader) {
     sendJson(req, res, Code::Ok, nlohmann::json{{"total_images", total}}.dump());
   }));
 
-  Rest::Routes::Get(router, "/image-plant/:plant/", guarded([with_reader](const Rest::Request& req, Http::ResponseWriter& res) {
+  Rest::Routes::Get(router, "/image-plant/:plant/", guarded([with_reader, slots](const Rest::Request& req, Http::ResponseWriter& res) {
     auto plant = plantParam(req);
     if (!plant) return sendError(req, res, Code::Not_Found, unknownPlantDetail(req.param(":plant").as<std::string>()));
     std::int64_t after_id = 0;
@@ -269,20 +349,13 @@ void registerImageReadRoutes(Rest::Router& router, WithReader with_reader) {
       }
       limit = static_cast<int>(*parsed);
     }
-    std::vector<ImageRecord> images;
-    with_reader([&](ImageReader& reader) { images = reader.list(*plant, after_id, limit); });
-    std::string body = "{\"items\":[";
-    for (std::size_t i = 0; i < images.size(); ++i) {
-      if (i) body += ',';
-      body += imageJson(images[i]);
-    }
-    body += "],\"next_after_id\":";
-    body += images.size() == static_cast<std::size_t>(limit) ? std::to_string(images.back().id) : "null";
-    body += '}';
-    sendJson(req, res, Code::Ok, body);
+    ListedPage page;
+    with_reader([&](ImageReader& reader) { page = listPage(reader, *plant, after_id, limit, *slots); });
+    if (!page.complete) return refuseLargeResponse(req, res);
+    sendLargeJson(req, res, page.body, std::move(page.slot));
   }));
 
-  Rest::Routes::Get(router, "/image-plant/:plant/:id", guarded([with_reader](const Rest::Request& req, Http::ResponseWriter& res) {
+  Rest::Routes::Get(router, "/image-plant/:plant/:id", guarded([with_reader, slots](const Rest::Request& req, Http::ResponseWriter& res) {
     auto plant = plantParam(req);
     if (!plant) return sendError(req, res, Code::Not_Found, unknownPlantDetail(req.param(":plant").as<std::string>()));
     auto id = idParam(req);
@@ -295,7 +368,11 @@ void registerImageReadRoutes(Rest::Router& router, WithReader with_reader) {
     if (!image) {
       return sendError(req, res, Code::Not_Found, std::string(plantName(*plant)) + " image " + std::to_string(*id) + " not found");
     }
-    sendJson(req, res, Code::Ok, imageJson(*image));
+    std::string body = imageJson(*image);
+    image.reset();
+    std::shared_ptr<void> slot;
+    if (body.size() > kLargeResponseBytes && !(slot = slots->tryAcquire())) return refuseLargeResponse(req, res);
+    sendLargeJson(req, res, body, std::move(slot));
   }));
 
   router.addNotFoundHandler(guarded([](const Rest::Request& req, Http::ResponseWriter& res) {

@@ -25,6 +25,9 @@ namespace leafsync {
 // Pistache 0.0.5 announces the close but leaves the socket open, which hangs such clients.
 void sendJson(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
               Pistache::Http::Code code, const std::string& body);
+// A 200 JSON body holding a ResponseSlots token until Pistache has written it.
+void sendLargeJson(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
+                   const std::string& body, std::shared_ptr<void> slot);
 void sendText(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
               Pistache::Http::Code code, const std::string& body,
               const Pistache::Http::Mime::MediaType& mime);

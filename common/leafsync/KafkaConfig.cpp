@@ -30,7 +30,7 @@ std::map<std::string, std::string> producerProperties(
       "enable.auto.offset.store", "auto.offset.reset", "partition.assignment.strategy",
       "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms",
       "enable.partition.eof", "isolation.level", "fetch.wait.max.ms", "fetch.min.bytes",
-      "fetch.max.bytes", "fetch.message.max.bytes", "queued.min.messages",
+      "fetch.max.bytes", "fetch.message.max.bytes", "max.partition.fetch.bytes", "queued.min.messages",
       "queued.max.messages.kbytes", "group.protocol.type", "check.crcs"};
   std::map<std::string, std::string> result;
   for (const auto& [key, value] : properties) {

@@ -109,6 +109,45 @@ void ServiceProcess::start() {
   exit_status_ = -1;
 }
 
+namespace {
+
+std::int64_t procStatusKb(pid_t pid, const std::string& field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1));
+  }
+  return -1;
+}
+
+}  // namespace
+
+std::int64_t ServiceProcess::peakRssBytes() const {
+  std::int64_t kb = pid_ > 0 ? procStatusKb(pid_, "VmHWM") : -1;
+  return kb < 0 ? -1 : kb * 1024;
+}
+
+std::int64_t ServiceProcess::rssBytes() const {
+  std::int64_t kb = pid_ > 0 ? procStatusKb(pid_, "VmRSS") : -1;
+  return kb < 0 ? -1 : kb * 1024;
+}
+
+double ServiceProcess::cpuSeconds() const {
+  if (pid_ <= 0) return -1;
+  std::ifstream stat("/proc/" + std::to_string(pid_) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::size_t close = text.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+    if (i == 15) break;
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 std::string ServiceProcess::log() const {
   std::ifstream in(log_path_);
   std::stringstream s;

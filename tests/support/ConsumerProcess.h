@@ -54,6 +54,12 @@ class ServiceProcess {
   bool running();
   std::uint16_t port() const { return port_; }
   std::string log() const;
+  pid_t pid() const { return pid_; }
+  // From /proc of the running process: its peak resident set (VmHWM) and current one (VmRSS)
+  // in bytes, and the CPU time it used (user + system) in seconds; -1 when it is not running.
+  std::int64_t peakRssBytes() const;
+  std::int64_t rssBytes() const;
+  double cpuSeconds() const;
 
  private:
   std::string binary_;

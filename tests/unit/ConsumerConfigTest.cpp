@@ -63,6 +63,15 @@ TEST_F(ConsumerConfigTest, YamlSettingsAreRead) {
   EXPECT_EQ(c.log_level, LogLevel::Debug);
 }
 
+TEST_F(ConsumerConfigTest, MemoryBudgetIsReadAndTheEnvironmentOverridesIt) {
+  write("consumer.yaml", "kafka: {properties: kafka.json}\nmemory: {budget_mb: 224}\n");
+  EXPECT_EQ(load().memory_budget_mb, 224);
+  env_ = {{"LEAFSYNC_MEMORY_BUDGET_MB", "0"}};
+  EXPECT_EQ(load().memory_budget_mb, 0);
+  env_ = {{"LEAFSYNC_MEMORY_BUDGET_MB", "-1"}};
+  EXPECT_THROW(load(), ConfigError);
+}
+
 TEST_F(ConsumerConfigTest, EnvironmentOverridesWin) {
   env_ = {{"LEAFSYNC_BOOTSTRAP_SERVERS", "kafka:9092"}, {"LEAFSYNC_GROUP_ID", "copy-2"},
           {"LEAFSYNC_DATABASE_URL", "sqlite:/data/copy.db"}, {"LEAFSYNC_HTTP_PORT", "18080"},

@@ -1,0 +1,174 @@
+// Memory stays bounded: a consumer with the stg settings catches up a backlog far larger
+// than its memory budget without its peak RSS (VmHWM of the real process) passing the
+// budget, and concurrent listings over large images hold at most their byte limit each
+// (docs/deploy.md, "Memory").
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "leafsync/ResponseSlots.h"
+#include "leafsync/SourceStore.h"
+#include "leafsync/StoreFactory.h"
+#include "support/ConsumerProcess.h"
+#include "support/EventBuilder.h"
+#include "support/HttpClient.h"
+#include "support/KafkaTestKit.h"
+#include "support/StreamModel.h"
+
+namespace leafsync {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ConsumerProcess;
+using testing::ConsumerSetup;
+using testing::TempDir;
+
+constexpr std::int64_t kMiB = 1 << 20;
+
+// config/kafka.stg.json of this source tree, on the test's broker and group.
+std::map<std::string, std::string> stgEnvironment(const ConsumerSetup& setup, int budget_mb) {
+  return {{"LEAFSYNC_KAFKA_PROPERTIES", std::string(LEAFSYNC_TEST_SOURCE_DIR) + "/../config/kafka.stg.json"},
+          {"LEAFSYNC_BOOTSTRAP_SERVERS", testing::testBootstrap()},
+          {"LEAFSYNC_GROUP_ID", setup.group},
+          {"LEAFSYNC_MEMORY_BUDGET_MB", std::to_string(budget_mb)}};
+}
+
+TEST(BoundedMemoryTest, StgCatchUpOfABacklogLargerThanTheBudgetStaysWithinIt) {
+  constexpr int kBudgetMb = 96;
+  constexpr std::int64_t kEvents = 60000;  // ~180 MB of 3 KiB events over 9 partitions
+  TempDir dir;
+  ConsumerSetup setup(dir);
+  testing::StreamModel model(12, 3072);
+  testing::publishChanges(model, kEvents, setup);
+
+  ConsumerProcess consumer(setup, dir.file("consumer.log"), stgEnvironment(setup, kBudgetMb));
+  consumer.start();
+  consumer.waitStarted();
+  const std::string url = "sqlite:" + setup.database_path;
+  std::int64_t peak = 0;
+  bool caught_up = testing::eventually(
+      [&] {
+        peak = std::max(peak, consumer.peakRssBytes());
+        return testing::committedEvents(url) == kEvents;
+      },
+      50s, 100ms);
+  peak = std::max(peak, consumer.peakRssBytes());
+  ASSERT_TRUE(caught_up) << testing::committedEvents(url) << " of " << kEvents << " applied\n" << consumer.log();
+  EXPECT_LE(peak, kBudgetMb * kMiB) << "peak RSS " << peak / kMiB << " MiB over the budget of " << kBudgetMb << " MiB";
+  EXPECT_TRUE(model.differences(*openStore(url)).empty());
+  // Planned for the 9 partitions the broker reports, not an assumed count.
+  EXPECT_NE(consumer.log().find("event=memory_plan budget_mb=96 partitions=9"), std::string::npos) << consumer.log();
+  EXPECT_EQ(consumer.terminate(10s), 0);
+}
+
+// One client walking the whole listing of potato from the start: every response valid JSON,
+// ids rising and continuing exactly where next_after_id said, every image seen once.
+struct Walk {
+  std::int64_t images = 0;
+  std::int64_t refused = 0;  // 503s (retried after Retry-After)
+  std::string error;         // what went wrong, "" when nothing did
+};
+
+Walk walkListing(std::uint16_t port, std::int64_t expected) {
+  Walk walk;
+  std::int64_t after = 0;
+  for (int requests = 0; requests < 10000; ++requests) {
+    auto response = testing::httpRequest(port, "GET", "/image-plant/potato/?limit=1000&after_id=" + std::to_string(after));
+    auto body = nlohmann::json::parse(response.body, nullptr, false);
+    if (body.is_discarded()) {
+      walk.error = "status " + std::to_string(response.status) + ": not JSON";
+      return walk;
+    }
+    if (response.status == 503) {
+      ++walk.refused;
+      if (!body.contains("detail") || response.headers.find("Retry-After") == std::string::npos) {
+        walk.error = "503 without detail or Retry-After: " + response.body;
+        return walk;
+      }
+      std::this_thread::sleep_for(100ms);
+      continue;
+    }
+    if (response.status != 200) {
+      walk.error = "status " + std::to_string(response.status) + ": " + response.body;
+      return walk;
+    }
+    for (const auto& item : body["items"]) {
+      std::int64_t id = item["id"].get<std::int64_t>();
+      if (id != after + 1) {
+        walk.error = "id " + std::to_string(id) + " after " + std::to_string(after);
+        return walk;
+      }
+      after = id;
+      ++walk.images;
+    }
+    if (body["next_after_id"].is_null()) break;
+    if (body["next_after_id"].get<std::int64_t>() != after) {
+      walk.error = "next_after_id " + body["next_after_id"].dump() + " but the last id is " + std::to_string(after);
+      return walk;
+    }
+  }
+  if (walk.images != expected) walk.error = std::to_string(walk.images) + " images of " + std::to_string(expected);
+  return walk;
+}
+
+TEST(BoundedMemoryTest, EightConcurrentListingsOverLargeImagesStayBoundedAndContinueCorrectly) {
+  constexpr std::int64_t kImages = 64;  // 90 MB of hex JSON per client
+  constexpr std::size_t kImageBytes = 700 * 1000;
+  constexpr int kClients = 8;
+  TempDir dir;
+  ConsumerSetup setup(dir);
+  {
+    auto copy = openStore("sqlite:" + setup.database_path);
+    std::string data(kImageBytes, '\0');
+    for (std::int64_t id = 1; id <= kImages; ++id) {
+      for (std::size_t i = 0; i < data.size(); i += 4096) data[i] = static_cast<char>(id + i);
+      copy->applyBatch({testing::EventBuilder::create(id, 1).data(data)}, {});
+    }
+  }
+  ConsumerProcess consumer(setup, dir.file("consumer.log"));
+  consumer.start();
+  std::uint16_t port = consumer.waitStarted();
+  ASSERT_EQ(testing::httpRequest(port, "GET", "/image-plant/potato/1").status, 200);
+  const std::int64_t before = consumer.peakRssBytes();
+
+  std::vector<Walk> walks(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) clients.emplace_back([&, c] { walks[c] = walkListing(port, kImages); });
+  for (auto& t : clients) t.join();
+
+  for (const Walk& walk : walks) EXPECT_EQ(walk.error, "");
+  // Each listing response holds its body and Pistache's copy of it: 2 × its byte limit.
+  const std::int64_t added = consumer.peakRssBytes() - before;
+  const std::int64_t bound = kClients * 2 * static_cast<std::int64_t>(kMaxResponseBytes);
+  EXPECT_LE(added, bound) << "listings added " << added / kMiB << " MiB, bound " << bound / kMiB << " MiB";
+  EXPECT_EQ(consumer.terminate(10s), 0);
+}
+
+TEST(BoundedMemoryTest, ProducerListingEndsAtTheByteLimitAndContinuesFromNextAfterId) {
+  constexpr std::int64_t kImages = 24;  // 24 × 1.4 MB of hex JSON: several pages of at most 8 MiB
+  TempDir dir;
+  ConsumerSetup setup(dir);
+  {
+    auto source = openSourceStore("sqlite:" + setup.source_database_path);
+    for (std::int64_t id = 1; id <= kImages; ++id) source->create(Plant::Potato, {7, std::string(700 * 1000, 'x'), 1.0, 2.0});
+  }
+  testing::ProducerProcess producer(setup, dir.file("producer.log"));
+  producer.start();
+  std::uint16_t port = producer.waitStarted();
+  auto first = testing::httpRequest(port, "GET", "/image-plant/potato/?limit=1000");
+  ASSERT_EQ(first.status, 200);
+  EXPECT_LE(first.body.size(), kMaxResponseBytes);
+  auto page = nlohmann::json::parse(first.body);
+  ASSERT_GE(page["items"].size(), 1u);
+  EXPECT_LT(page["items"].size(), static_cast<std::size_t>(kImages));
+  EXPECT_EQ(page["next_after_id"], page["items"].back()["id"]);
+  Walk walk = walkListing(port, kImages);
+  EXPECT_EQ(walk.error, "");
+  EXPECT_EQ(producer.terminate(10s), 0);
+}
+
+}  // namespace
+}  // namespace leafsync
