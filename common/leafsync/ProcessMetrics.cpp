@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include "leafsync/BuildInfo.h"
+
 namespace leafsync {
 namespace {
 
@@ -78,6 +80,10 @@ prometheus::MetricFamily family(const char* name, const char* help, prometheus::
 }  // namespace
 
 void appendProcessMetrics(std::vector<prometheus::MetricFamily>& families) {
+  auto build = family("leafsync_build_info", "The version and git commit this binary was built from (value 1).",
+                      prometheus::MetricType::Gauge, 1);
+  build.metric[0].label = {{"version", std::string(buildVersion())}, {"commit", std::string(buildCommit())}};
+  families.push_back(std::move(build));
   ProcStat stat;
   try {
     if (!readProcStat(stat)) return;

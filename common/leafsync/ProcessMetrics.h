@@ -10,7 +10,8 @@ namespace leafsync {
 // client conventions (CPU seconds, resident and virtual memory, open and maximum file
 // descriptors, start time), read from /proc at each scrape. prometheus-cpp has no process
 // collector of its own.
-// Appends them to `families`; on a system without /proc it appends nothing.
+// Appends them to `families` (on a system without /proc, none), and leafsync_build_info{version,
+// commit} = 1: which build each instance runs.
 void appendProcessMetrics(std::vector<prometheus::MetricFamily>& families);
 
 }  // namespace leafsync

@@ -1,5 +1,7 @@
 #include "leafsync/ProcessMetrics.h"
 
+#include "leafsync/BuildInfo.h"
+
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
@@ -57,6 +59,16 @@ TEST(ProcessMetricsTest, OpenFdsCountDescriptorsOpened) {
   for (auto& f : files) f = std::fopen("/proc/self/stat", "r");
   EXPECT_EQ(processMetrics()["process_open_fds"] - before, 5);
   for (auto* f : files) std::fclose(f);
+}
+
+TEST(ProcessMetricsTest, NamesTheBuild) {
+  std::vector<prometheus::MetricFamily> families;
+  appendProcessMetrics(families);
+  const std::string text = prometheus::TextSerializer().Serialize(families);
+  const std::string expected = "leafsync_build_info{version=\"" + std::string(buildVersion()) + "\",commit=\"" +
+                               std::string(buildCommit()) + "\"} 1";
+  EXPECT_NE(text.find(expected), std::string::npos) << text;
+  EXPECT_FALSE(buildVersion().empty());
 }
 
 TEST(ProcessMetricsTest, SerializesAsPrometheusText) {
