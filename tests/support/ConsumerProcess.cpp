@@ -63,6 +63,7 @@ ProducerProcess::ProducerProcess(const ConsumerSetup& setup, std::string log_pat
                      std::move(env)) {}
 
 std::string producerBinary() { return LEAFSYNC_PRODUCER_BIN; }
+std::string consumerBinary() { return LEAFSYNC_CONSUMER_BIN; }
 
 ServiceProcess::ServiceProcess(std::string binary, std::vector<std::string> args, std::string log_path,
                                std::map<std::string, std::string> env)

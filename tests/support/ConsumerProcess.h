@@ -79,6 +79,7 @@ class ProducerProcess : public ServiceProcess {
 };
 
 std::string producerBinary();
+std::string consumerBinary();
 
 // Waits until the setup's copy equals its source row by row and the source's outbox is empty;
 // returns what still differed at the deadline, per plant with examples ("" = identical).
