@@ -73,3 +73,4 @@ fi
 
 echo "== benchmark smoke run"
 build/bin/leafsync-bench-apply --events 20000 --bootstrap "$LEAFSYNC_TEST_BOOTSTRAP"
+PGPORT=$pg_port CONNECT_REST_PORT=$((LEAFSYNC_TEST_CONNECT_PORT + 2)) bench/peer.sh --smoke
