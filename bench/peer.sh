@@ -37,7 +37,7 @@ URL_BASE=$(PGPORT=$PGPORT scripts/postgres.sh url)
 URL_BASE=${URL_BASE%/*}
 dbs=()
 cleanup() {
-    [[ -n ${consumer_pid:-} ]] && kill "$consumer_pid" 2>/dev/null || true
+    if [[ -n ${consumer_pid:-} ]]; then kill "$consumer_pid" 2>/dev/null || true; fi
     CONNECT_DATA_DIR=$WORK/connect scripts/connect.sh stop >/dev/null 2>&1 || true
     psql_ -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$ID' AND NOT active" >/dev/null 2>&1 || true
     for db in "${dbs[@]}"; do psql_ -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done

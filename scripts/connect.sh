@@ -137,6 +137,7 @@ resolve_all() {
         rm -rf "${PLUGIN_DIR:?}/$artifact"
         tar -xzf "$archive" -C "$PLUGIN_DIR"
         [[ -d $PLUGIN_DIR/$artifact ]] || die "$archive did not unpack to $artifact/"
+        # shellcheck disable=SC2086  # interface and class, two words
         write_manifest "$PLUGIN_DIR/$artifact" ${CONNECTOR_CLASS[$artifact]}
         touch "$PLUGIN_DIR/.${coordinates//:/_}"
     done
@@ -192,6 +193,7 @@ value.converter=org.apache.kafka.connect.json.JsonConverter
 EOF
 }
 
+# shellcheck disable=SC2120  # service_main passes the command's arguments
 cmd_start() {
     (($#)) || die "start: name at least one connector .properties file"
     local f configs=()
