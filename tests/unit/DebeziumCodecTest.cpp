@@ -18,8 +18,8 @@ constexpr std::int64_t kLastVersion = std::numeric_limits<std::int64_t>::max();
 
 // Recorded envelopes live beside this file: tests/unit/debezium/<name>.{key,value}.json.
 std::string sample(const std::string& file) {
-  std::string here = __FILE__;
-  std::string path = here.substr(0, here.find_last_of('/') + 1) + "debezium/" + file;
+  // Not __FILE__: with ccache's base dir it is relative to the build dir, not to ctest's cwd.
+  std::string path = std::string(LEAFSYNC_TEST_SOURCE_DIR) + "/unit/debezium/" + file;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     ADD_FAILURE() << "cannot read sample " << path;
