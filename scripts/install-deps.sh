@@ -17,7 +17,7 @@ build_packages=(
 test_packages=(
   git curl libgtest-dev libgmock-dev sqlite3
   postgresql prometheus kcat apache2-utils default-jre-headless maven
-  jq python3-matplotlib time chromium
+  jq python3 python3-matplotlib time bc chromium
   clang libclang-rt-14-dev
 )
 case ${1:-} in

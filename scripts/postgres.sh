@@ -30,6 +30,10 @@
 #   LEAFSYNC_PG_OS_USER    system user the server runs as when invoked as root
 #                          (default leafsync-pg)
 #   LEAFSYNC_PG_START_TIMEOUT  seconds to wait for the server (default 60)
+#   LEAFSYNC_PG_WAL_LEVEL  wal_level (default replica, PostgreSQL's own); 'logical' lets a
+#                          Debezium connector stream from the server (the real-Debezium
+#                          test, bench/peer). Written on every start: a running server
+#                          keeps its level until it is restarted.
 set -euo pipefail
 
 readonly HOST=127.0.0.1
@@ -39,12 +43,17 @@ PGPORT=${PGPORT:-55432}
 LEAFSYNC_PG_BIN=${LEAFSYNC_PG_BIN:-/usr/lib/postgresql/15/bin}
 LEAFSYNC_PG_OS_USER=${LEAFSYNC_PG_OS_USER:-leafsync-pg}
 LEAFSYNC_PG_START_TIMEOUT=${LEAFSYNC_PG_START_TIMEOUT:-60}
+LEAFSYNC_PG_WAL_LEVEL=${LEAFSYNC_PG_WAL_LEVEL:-replica}
 
 # shellcheck source-path=SCRIPTDIR source=lib/service.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/service.sh"
 SERVICE_LOG_PREFIX="postgres.sh[$PGPORT]"
 SERVICE_COMMANDS=(start stop clean restart status psql url logs)
 
+case $LEAFSYNC_PG_WAL_LEVEL in
+    replica | logical) ;;
+    *) die "LEAFSYNC_PG_WAL_LEVEL '$LEAFSYNC_PG_WAL_LEVEL' is not replica or logical" ;;
+esac
 if ! [[ $PGPORT =~ ^[0-9]+$ ]] || ((PGPORT < 1 || PGPORT > 65535)); then
     die "PGPORT '$PGPORT' is not a port"
 fi
@@ -179,6 +188,7 @@ shared_buffers = 128MB
 logging_collector = off
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
+wal_level = $LEAFSYNC_PG_WAL_LEVEL
 EOF
 }
 

@@ -28,11 +28,16 @@ if ! scripts/kafka.sh status >/dev/null 2>&1; then
 fi
 
 if ! PGPORT=$pg_port scripts/postgres.sh status >/dev/null 2>&1; then
-  PGPORT=$pg_port scripts/postgres.sh start
+  # wal_level=logical: the real-Debezium test streams from this server.
+  LEAFSYNC_PG_WAL_LEVEL=logical PGPORT=$pg_port scripts/postgres.sh start
   started_pg=1
 fi
 LEAFSYNC_TEST_POSTGRES_URL=$(PGPORT=$pg_port scripts/postgres.sh url)
 export LEAFSYNC_TEST_POSTGRES_URL
+
+# Kafka Connect with Debezium's PostgreSQL connector, for the real-Debezium test (cached jars).
+scripts/connect.sh resolve
+export LEAFSYNC_TEST_CONNECT_PORT=${LEAFSYNC_TEST_CONNECT_PORT:-18083}
 
 echo "== unit and integration tests"
 ctest --test-dir build --output-on-failure --timeout 300 -j2
@@ -70,3 +75,6 @@ echo "== benchmark smoke run"
 build/bin/leafsync-bench-apply --events 20000 --bootstrap "$LEAFSYNC_TEST_BOOTSTRAP"
 echo "== latency smoke run (bench/latency.sh: floor, one rate, the idle consumer)"
 bench/latency.sh --rates 100 --duration 3 --idle 3 --out build/latency-smoke
+
+echo "== leafsync next to Debezium's JDBC sink, smoke run (bench/peer.sh --smoke)"
+PGPORT=$pg_port CONNECT_REST_PORT=$((LEAFSYNC_TEST_CONNECT_PORT + 2)) bench/peer.sh --smoke
