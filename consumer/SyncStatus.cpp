@@ -1,5 +1,7 @@
 #include "SyncStatus.h"
 
+#include <algorithm>
+
 #include "leafsync/Timestamp.h"
 
 namespace leafsync {
@@ -46,7 +48,7 @@ void SyncStatus::observed(const std::string& topic, std::int32_t partition, std:
   PartitionStatus& p = it->second;
   // Caught up counts as progress: a stall is time spent behind without moving.
   if (p.lag() == 0) p.progress_ms = nowMillis();
-  p.high_watermark = high_watermark;
+  p.high_watermark = std::max(p.high_watermark, high_watermark);
 }
 
 void SyncStatus::snapshotEnded(const std::string& topic, std::int32_t partition) {
@@ -75,7 +77,11 @@ void SyncStatus::applied(const std::string& topic, std::int32_t partition,
   std::int64_t now = nowMillis();
   if (next_offset != status.next_offset) status.progress_ms = now;
   status.next_offset = next_offset;
-  if (high_watermark >= 0) status.high_watermark = high_watermark;
+  // A partition's high watermark only grows. The applier's figure is librdkafka's cached one,
+  // stale while its consumer rejoins after a broker crash: it must not lower what the broker
+  // said (ListOffsets, observed()), or a copy thousands behind looks caught up (seen, once
+  // batches committed as soon as their queue emptied).
+  status.high_watermark = std::max(status.high_watermark, high_watermark);
   status.last_applied_ms = now;
   if (last_event_ts_ms > status.last_event_ts_ms) status.last_event_ts_ms = last_event_ts_ms;
 }

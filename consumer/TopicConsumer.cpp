@@ -165,10 +165,10 @@ void TopicConsumer::committed(const PartitionOffset& offset, std::int64_t newest
   std::int64_t low = 0;
   std::int64_t high = -1;
   consumer_->get_watermark_offsets(offset.topic, offset.partition, &low, &high);
-  if (high >= 0) {
+  status_.applied(offset.topic, offset.partition, offset.next_offset, high, newest_event_ts_ms);
+  if (high >= 0) {  // the gauge's truth comes with the next refresh, from the broker
     metrics_.setLag(offset.topic, offset.partition, std::max<std::int64_t>(0, high - offset.next_offset));
   }
-  status_.applied(offset.topic, offset.partition, offset.next_offset, high, newest_event_ts_ms);
   // Mirrored to Kafka by the consumer thread with its next refresh: one OffsetCommit for all
   // partitions twice a second, not one per batch (with natural batching a batch can be one
   // event, and thousands of commits a second starved the group coordinator of heartbeats).

@@ -32,7 +32,11 @@ using namespace Pistache;
 
 namespace {
 
-std::string embedded(const char* begin, const char* end) { return std::string(begin, static_cast<std::size_t>(end - begin)); }
+// The bundles stay where the loader mapped them (14 MB that are only paged in when served);
+// a copy on the heap at start-up would count against the consumer's memory budget.
+std::string_view embedded(const char* begin, const char* end) {
+  return std::string_view(begin, static_cast<std::size_t>(end - begin));
+}
 
 const char* const kSwaggerPage = R"(<!doctype html>
 <html lang="en">
@@ -66,16 +70,14 @@ const char* const kRedocPage = R"(<!doctype html>
 </html>
 )";
 
-void serve(Rest::Router& router, const std::string& path, std::string content, const char* type, bool cache) {
+void serve(Rest::Router& router, const std::string& path, std::string_view body, const char* type, bool cache) {
   auto mime = Http::Mime::MediaType::fromString(type);
-  // Shared: the router is copied into the server, and a bundle is 1-2 MB.
-  auto body = std::make_shared<const std::string>(std::move(content));
   Rest::Routes::Get(router, path, guarded([body, mime, cache](const Rest::Request& req, Http::ResponseWriter& res) {
     // The assets are versioned with the binary; the pages are small and always fetched.
     res.headers().add<Http::Header::CacheControl>(
         cache ? Http::CacheDirective(Http::CacheDirective::MaxAge, std::chrono::seconds(86400))
               : Http::CacheDirective(Http::CacheDirective::NoCache));
-    sendText(req, res, Http::Code::Ok, *body, mime);
+    sendText(req, res, Http::Code::Ok, std::string(body), mime);
   }));
 }
 

@@ -29,6 +29,16 @@ TEST(SyncStatusTest, LagIsTheHighWatermarkMinusTheCopysCommittedOffset) {
   EXPECT_TRUE(status.notReadyReasons({"potato"}, 1000).empty());
 }
 
+TEST(SyncStatusTest, AStaleCachedHighWatermarkDoesNotMakeAPartitionLookCaughtUp) {
+  SyncStatus status;
+  status.assigned("potato", 0, 100, false);
+  status.topicJoined("potato");
+  status.observed("potato", 0, 6000);      // the broker's answer
+  status.applied("potato", 0, 1100, 1100, 0);  // a batch, with the client's stale cache
+  EXPECT_EQ(status.partitions().at(0).lag(), 4900);
+  EXPECT_TRUE(mentions(status.notReadyReasons({"potato"}, 1000), "potato/0: 4900 events behind"));
+}
+
 TEST(SyncStatusTest, ATopicThatLostEveryPartitionToARevocationIsNotReadyUntilItsNextAssignment) {
   SyncStatus status;
   status.assigned("potato", 0, 0, false);
