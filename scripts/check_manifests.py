@@ -384,6 +384,14 @@ def literal_env(container: dict) -> dict[str, str | None]:
     return env
 
 
+def memory_bytes(quantity: str) -> int:
+    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "K": 10**3, "M": 10**6, "G": 10**9, "k": 10**3}
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([A-Za-z]*)", str(quantity))
+    if not m:
+        raise ValueError(f"bad quantity {quantity}")
+    return int(float(m.group(1)) * units.get(m.group(2), 1))
+
+
 def prestop_seconds(container: dict) -> int:
     pre = (container.get("lifecycle") or {}).get("preStop") or {}
     if "sleep" in pre:
