@@ -17,7 +17,8 @@ if (!base) {
   console.error('usage: node docs-ui-check.mjs BASE_URL [SCREENSHOT.png]');
   process.exit(2);
 }
-const STEP_MS = 30000;
+// Generous: under the sanitizer build on a busy machine ReDoc took over 30 s to render (seen).
+const STEP_MS = 90000;
 const profile = mkdtempSync(join(tmpdir(), 'leafsync-chromium-'));
 const browser = spawn(process.env.CHROMIUM || 'chromium', [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',

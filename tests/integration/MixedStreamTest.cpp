@@ -56,7 +56,21 @@ TEST_F(MixedStreamTest, ApiShowsExactlyTheStateTheStreamDescribes) {
   producer_.sendTombstone(setup_.topic(Plant::Potato), "2");
   producer_.flush();
 
-  ASSERT_TRUE(testing::eventually([&] { return get("/image-plant/pepper/total/")["total_images"] == 2; }, 20s));
+  // Each plant's topic has its own applier: wait until every one has applied its last event.
+  auto total = [&](const char* plant) {
+    auto response = testing::httpRequest(consumer_.port(), "GET", std::string("/image-plant/") + plant + "/total/");
+    return response.status == 200 ? nlohmann::json::parse(response.body)["total_images"].get<int>() : -1;
+  };
+  auto tomatoActive = [&] {
+    auto response = testing::httpRequest(consumer_.port(), "GET", "/image-plant/tomato/1");
+    return response.status == 200 && nlohmann::json::parse(response.body)["is_active"] == true;
+  };
+  auto potatoUpdated = [&] {
+    auto response = testing::httpRequest(consumer_.port(), "GET", "/image-plant/potato/1");
+    return response.status == 200 && nlohmann::json::parse(response.body)["disease"] == "Late blight";
+  };
+  ASSERT_TRUE(testing::eventually(
+      [&] { return total("pepper") == 2 && total("potato") == 1 && tomatoActive() && potatoUpdated(); }, 20s));
 
   nlohmann::json image = get("/image-plant/potato/1");
   EXPECT_EQ(image["id"], 1);
