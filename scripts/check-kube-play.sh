@@ -234,12 +234,13 @@ probe_once() {
 }
 
 # bytes QUANTITY: a Kubernetes memory quantity (512Mi, 1Gi, 2G, 1000) in bytes.
+# The manifest checks' own parser (scripts/check_manifests.py), not a second one.
 bytes() {
   python3 -c '
-import re, sys
-n, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", sys.argv[1].strip("\"")).groups()
-f = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}[unit]
-print(int(float(n) * f))' "$1"
+import sys
+sys.path.insert(0, "scripts")
+from check_manifests import memory_bytes
+print(memory_bytes(sys.argv[1].strip("\"")))' "$1"
 }
 
 # check_up DEPLOYMENT_FILE NAME: probes as declared; prints the pod's IP in POD_IP.
