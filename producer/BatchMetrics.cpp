@@ -1,7 +1,5 @@
 #include "BatchMetrics.h"
 
-#include <prometheus/text_serializer.h>
-
 #include "leafsync/ConsumerMetrics.h"
 #include "leafsync/ProcessMetrics.h"
 
@@ -84,10 +82,6 @@ BatchMetrics::BatchMetrics(std::string_view strategy_name)
       last_run_rows_deleted(gauge(*registry_, "leafsync_batch_last_run_rows", "",
                                   {{"strategy", std::string(strategy_name)}, {"direction", "deleted"}})) {}
 
-std::string BatchMetrics::serialize() const {
-  auto families = registry_->Collect();
-  appendProcessMetrics(families);
-  return prometheus::TextSerializer().Serialize(families);
-}
+std::string BatchMetrics::serialize() const { return serializeServiceMetrics(*registry_); }
 
 }  // namespace leafsync

@@ -1,8 +1,5 @@
 #include "ProducerMetrics.h"
 
-#include <prometheus/text_serializer.h>
-
-#include "leafsync/KafkaWireBytes.h"
 #include "leafsync/ProcessMetrics.h"
 
 namespace leafsync {
@@ -51,11 +48,6 @@ ProducerMetrics::ProducerMetrics()
   }
 }
 
-std::string ProducerMetrics::serialize() const {
-  auto families = registry_->Collect();
-  appendProcessMetrics(families);
-  KafkaWireBytes::process().appendMetrics(families, "stream");
-  return prometheus::TextSerializer().Serialize(families);
-}
+std::string ProducerMetrics::serialize() const { return serializeServiceMetrics(*registry_); }
 
 }  // namespace leafsync

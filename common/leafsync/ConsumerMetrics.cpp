@@ -1,8 +1,5 @@
 #include "leafsync/ConsumerMetrics.h"
 
-#include <prometheus/text_serializer.h>
-
-#include "leafsync/KafkaWireBytes.h"
 #include "leafsync/ProcessMetrics.h"
 
 namespace leafsync {
@@ -152,11 +149,6 @@ void ConsumerMetrics::PartitionGauges::remove(const std::string& topic, std::int
   children.erase(it);
 }
 
-std::string ConsumerMetrics::serialize() const {
-  auto families = registry_->Collect();
-  appendProcessMetrics(families);
-  KafkaWireBytes::process().appendMetrics(families, "stream");
-  return prometheus::TextSerializer().Serialize(families);
-}
+std::string ConsumerMetrics::serialize() const { return serializeServiceMetrics(*registry_); }
 
 }  // namespace leafsync

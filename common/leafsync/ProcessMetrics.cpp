@@ -8,7 +8,10 @@
 #include <sstream>
 #include <string>
 
+#include <prometheus/text_serializer.h>
+
 #include "leafsync/BuildInfo.h"
+#include "leafsync/KafkaWireBytes.h"
 
 namespace leafsync {
 namespace {
@@ -105,6 +108,13 @@ void appendProcessMetrics(std::vector<prometheus::MetricFamily>& families) {
     families.push_back(family("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge,
                               static_cast<double>(limit.rlim_cur)));
   }
+}
+
+std::string serializeServiceMetrics(const prometheus::Registry& registry) {
+  auto families = registry.Collect();
+  appendProcessMetrics(families);
+  KafkaWireBytes::process().appendMetrics(families, "stream");
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace leafsync
