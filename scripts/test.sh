@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each stage says when it starts, so a slow CI run shows where its time went.
+stage() { echo "== $* [$(date +%T), ${SECONDS}s in]"; }
+
 scripts/install-deps.sh
 scripts/build.sh build
 
@@ -39,42 +42,44 @@ export LEAFSYNC_TEST_POSTGRES_URL
 scripts/connect.sh resolve
 export LEAFSYNC_TEST_CONNECT_PORT=${LEAFSYNC_TEST_CONNECT_PORT:-18083}
 
-echo "== unit and integration tests"
+stage "unit and integration tests"
 ctest --test-dir build --output-on-failure --timeout 300 -j2
 
-echo "== the codecs fuzzed (libFuzzer, ASan + UBSan), 30 s each from the corpus"
+stage "the codecs fuzzed (libFuzzer, ASan + UBSan), 30 s each from the corpus"
 scripts/fuzz.sh 30
 
-echo "== Grafana dashboard: every query against a real Prometheus scraping the running services"
+stage "Grafana dashboard: every query against a real Prometheus scraping the running services"
 scripts/check-dashboard.sh
 
-echo "== both APIs fuzzed against their OpenAPI document (schemathesis)"
+stage "both APIs fuzzed against their OpenAPI document (schemathesis)"
 scripts/check-api.sh
 
-echo "== stream vs batch experiment, CI variant (asserts the stream moves fewer bytes and stays fresher)"
+stage "stream vs batch experiment, CI variant (asserts the stream moves fewer bytes and stays fresher)"
 bench/experiment.sh --ci --out build/experiment-ci
 
-echo "== deployment checks: manifests offline"
+stage "deployment checks: manifests offline"
 scripts/check-manifests.sh build/bin
 
-echo "== the real image: built from build/bin (Dockerfile.runtime), k8s/stg and k8s/prod run by podman kube play"
+stage "the real image: built from build/bin (Dockerfile.runtime), k8s/stg and k8s/prod run by podman kube play"
 scripts/image.sh build/bin
 scripts/image.sh --postgres
 scripts/check-kube-play.sh stg
 scripts/check-kube-play.sh prod
 
 if [ "${LEAFSYNC_SKIP_SANITIZERS:-0}" != 1 ]; then
-  echo "== the same under AddressSanitizer + UndefinedBehaviorSanitizer"
+  stage "the same under AddressSanitizer + UndefinedBehaviorSanitizer"
   scripts/build.sh build-sanitize -DLEAFSYNC_SANITIZE=ON
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
     ctest --test-dir build-sanitize --output-on-failure --timeout 600 -j2
 fi
 
-echo "== benchmark smoke run"
+stage "benchmark smoke run"
 build/bin/leafsync-bench-apply --events 20000 --bootstrap "$LEAFSYNC_TEST_BOOTSTRAP"
-echo "== latency smoke run (bench/latency.sh: floor, one rate, the idle consumer)"
+stage "latency smoke run (bench/latency.sh: floor, one rate, the idle consumer)"
 bench/latency.sh --rates 100 --duration 3 --idle 3 --out build/latency-smoke
 
-echo "== leafsync next to Debezium's JDBC sink, smoke run (bench/peer.sh --smoke)"
+stage "leafsync next to Debezium's JDBC sink, smoke run (bench/peer.sh --smoke)"
 PGPORT=$pg_port CONNECT_REST_PORT=$((LEAFSYNC_TEST_CONNECT_PORT + 2)) bench/peer.sh --smoke
+
+stage "all green"
