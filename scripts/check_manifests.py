@@ -44,14 +44,14 @@ CRD_KINDS = {
 }
 
 # Where each binary's behaviour is defined. Routes: every Routes::Get(router, "...") in these
-# directories (the shared read routes live in common/leafsync). Settings: the loader source.
+# directories (the shared read routes live in src/http). Settings: the loader source.
 BINARIES = {
     "leafsync-consumer": {
         "print_env": ["--print-env"],
         "help": ["--help"],
-        "route_dirs": ["consumer", "common/leafsync"],
-        "loader": "common/leafsync/ConsumerConfig.cpp",
-        "header": "common/leafsync/ConsumerConfig.h",
+        "route_dirs": ["consumer", "src/http"],
+        "loader": "src/config/ConsumerConfig.cpp",
+        "header": "src/config/include/leafsync/ConsumerConfig.h",
         # The setting that bounds the stop when no broker answers (see the shutdown check).
         "stop_wait": {"field": "first_assignment_wait_ms", "key": ("kafka", "first_assignment_wait_ms"),
                       "env": "LEAFSYNC_FIRST_ASSIGNMENT_WAIT_MS"},
@@ -59,9 +59,9 @@ BINARIES = {
     "leafsync-producer": {
         "print_env": ["print-env"],
         "help": ["--help"],
-        "route_dirs": ["producer", "common/leafsync"],
-        "loader": "common/leafsync/ProducerConfig.cpp",
-        "header": "common/leafsync/ProducerConfig.h",
+        "route_dirs": ["producer", "src/http"],
+        "loader": "src/config/ProducerConfig.cpp",
+        "header": "src/config/include/leafsync/ProducerConfig.h",
     },
 }
 
