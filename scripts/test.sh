@@ -37,6 +37,8 @@ if ! PGPORT=$pg_port scripts/postgres.sh status >/dev/null 2>&1; then
 fi
 LEAFSYNC_TEST_POSTGRES_URL=$(PGPORT=$pg_port scripts/postgres.sh url)
 export LEAFSYNC_TEST_POSTGRES_URL
+# Here every PostgreSQL test must run: one that finds no server fails instead of skipping.
+export LEAFSYNC_TEST_REQUIRE_POSTGRES=1
 
 # Kafka Connect with Debezium's PostgreSQL connector, for the real-Debezium test (cached jars).
 scripts/connect.sh resolve

@@ -15,6 +15,7 @@
 #include "leafsync/SqliteSourceStore.h"
 #include "leafsync/SqliteStore.h"
 #include "support/ConsumerProcess.h"
+#include "support/PostgresTier.h"
 #include "support/ScratchPostgres.h"
 #include "support/TempDir.h"
 
@@ -224,7 +225,7 @@ TEST_F(CommandLineTest, VerifyRefusesSqliteFilesThatAreNotLeafsyncStoresOfTheirK
 
 TEST_F(CommandLineTest, VerifyRefusesAPostgresDatabaseWithoutLeafsyncTables) {
   std::string admin_url = testing::postgresTestUrl();
-  if (admin_url.empty()) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set";
+  LEAFSYNC_POSTGRES_OR_SKIP(admin_url.empty())
   testing::ScratchPostgres empty(admin_url);
   { SqliteStore copy(dir_.file("copy.sqlite")); }
   Outcome o = run(kProducer, {"verify", "--source", empty.url(), "--copy", "sqlite:" + dir_.file("copy.sqlite")});

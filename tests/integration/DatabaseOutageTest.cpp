@@ -14,6 +14,7 @@
 #include "support/ConsumerProcess.h"
 #include "support/HttpClient.h"
 #include "support/KafkaTestKit.h"
+#include "support/PostgresTier.h"
 #include "support/ScriptedServer.h"
 #include "support/StreamModel.h"
 
@@ -39,7 +40,7 @@ void expectAliveButNotReadyWithoutItsDatabase(std::uint16_t port) {
 }
 
 TEST(DatabaseOutageTest, ConsumerRidesOutAStoppedPostgresWithoutRestartAndLosesNothing) {
-  if (!std::getenv("LEAFSYNC_TEST_POSTGRES_URL")) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set (no PostgreSQL here)";
+  LEAFSYNC_POSTGRES_OR_SKIP(!std::getenv("LEAFSYNC_TEST_POSTGRES_URL"))
   OwnPostgres postgres;
   testing::TempDir dir;
   testing::ConsumerSetup setup(dir);
@@ -77,7 +78,7 @@ TEST(DatabaseOutageTest, ConsumerRidesOutAStoppedPostgresWithoutRestartAndLosesN
 }
 
 TEST(DatabaseOutageTest, ConsumerStartedWhilePostgresIsDownServesProbesAndCatchesUpOnceItIsBack) {
-  if (!std::getenv("LEAFSYNC_TEST_POSTGRES_URL")) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set (no PostgreSQL here)";
+  LEAFSYNC_POSTGRES_OR_SKIP(!std::getenv("LEAFSYNC_TEST_POSTGRES_URL"))
   OwnPostgres postgres;
   postgres.stop();
   testing::TempDir dir;
@@ -105,7 +106,7 @@ TEST(DatabaseOutageTest, ConsumerStartedWhilePostgresIsDownServesProbesAndCatche
 }
 
 TEST(DatabaseOutageTest, ProducerStartedWhilePostgresIsDownRefusesWritesWith503ThenServesOnceItIsBack) {
-  if (!std::getenv("LEAFSYNC_TEST_POSTGRES_URL")) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set (no PostgreSQL here)";
+  LEAFSYNC_POSTGRES_OR_SKIP(!std::getenv("LEAFSYNC_TEST_POSTGRES_URL"))
   OwnPostgres postgres;
   postgres.stop();
   testing::TempDir dir;

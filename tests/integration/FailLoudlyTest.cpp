@@ -26,6 +26,7 @@
 #include "support/EventBuilder.h"
 #include "support/HttpClient.h"
 #include "support/KafkaTestKit.h"
+#include "support/PostgresTier.h"
 #include "support/ScratchPostgres.h"
 #include "support/ScriptedServer.h"
 #include "support/StreamModel.h"
@@ -201,7 +202,7 @@ TEST(FailLoudlyTest, NotReadyWhileFarBehindAfterABrokerCrashAndReadyOnceCaughtUp
 
 TEST(FailLoudlyTest, APartitionBlockedBehindARowLockTurnsStalledAndRecoversWhenTheLockGoes) {
   std::string admin_url = testing::postgresTestUrl();
-  if (admin_url.empty()) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set";
+  LEAFSYNC_POSTGRES_OR_SKIP(admin_url.empty())
   testing::ScratchPostgres database(admin_url);
   testing::TempDir dir;
   testing::ConsumerSetup setup(dir);
@@ -254,7 +255,7 @@ TEST(FailLoudlyTest, APartitionBlockedBehindARowLockTurnsStalledAndRecoversWhenT
 }
 
 TEST(FailLoudlyTest, AStopWhileTheCopyCannotBeReadNeitherBlocksTheGroupNorSkipsEvents) {
-  if (testing::postgresTestUrl().empty()) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set";
+  LEAFSYNC_POSTGRES_OR_SKIP(testing::postgresTestUrl().empty())
   testing::ScriptedServer postgres(testing::ScriptedServer::Kind::Postgres);
   testing::TempDir dir;
   testing::ConsumerSetup setup(dir);

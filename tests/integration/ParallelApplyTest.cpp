@@ -14,6 +14,7 @@
 #include "support/ConsumerProcess.h"
 #include "support/EventBuilder.h"
 #include "support/KafkaTestKit.h"
+#include "support/PostgresTier.h"
 #include "support/ScratchPostgres.h"
 
 namespace leafsync {
@@ -24,7 +25,7 @@ using testing::EventBuilder;
 
 TEST(ParallelApplyTest, APartitionBlockedInTheDatabaseHoldsUpNoOtherPartition) {
   std::string admin_url = testing::postgresTestUrl();
-  if (admin_url.empty()) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set";
+  LEAFSYNC_POSTGRES_OR_SKIP(admin_url.empty())
   testing::ScratchPostgres database(admin_url);
   testing::TempDir dir;
   testing::ConsumerSetup setup(dir);

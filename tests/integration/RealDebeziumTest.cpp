@@ -15,6 +15,7 @@
 #include "support/ConnectWorker.h"
 #include "support/ConsumerProcess.h"
 #include "support/KafkaTestKit.h"
+#include "support/PostgresTier.h"
 #include "support/ScratchPostgres.h"
 #include "support/TempDir.h"
 
@@ -58,7 +59,7 @@ class RealDebeziumTest : public ::testing::Test {
  protected:
   void SetUp() override {
     admin_url_ = testing::postgresTestUrl();
-    if (admin_url_.empty()) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set";
+    LEAFSYNC_POSTGRES_OR_SKIP(admin_url_.empty())
     PostgresConnection admin(admin_url_);
     admin.ensureOpen();
     ASSERT_EQ(admin.execParams("SELECT current_setting('wal_level')", PgParams{}).getBytes(0, 0), "logical")

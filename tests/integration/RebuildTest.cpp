@@ -10,6 +10,7 @@
 #include "leafsync/StoreFactory.h"
 #include "support/ConsumerProcess.h"
 #include "support/HttpClient.h"
+#include "support/PostgresTier.h"
 #include "support/ScratchPostgres.h"
 
 namespace leafsync {
@@ -28,7 +29,7 @@ TEST_P(RebuildTest, EmptyCopyStartedAtTheEndRebuildsFromASnapshotWhileWritesGoOn
   std::string source_url = "sqlite:" + setup.source_database_path;
   std::string copy_url = "sqlite:" + setup.database_path;
   if (GetParam() == "postgres") {
-    if (testing::postgresTestUrl().empty()) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set";
+    LEAFSYNC_POSTGRES_OR_SKIP(testing::postgresTestUrl().empty())
     source_db = std::make_unique<testing::ScratchPostgres>(testing::postgresTestUrl());
     copy_db = std::make_unique<testing::ScratchPostgres>(testing::postgresTestUrl());
     source_url = source_db->url();

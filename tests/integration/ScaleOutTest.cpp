@@ -13,6 +13,7 @@
 #include "support/ConsumerProcess.h"
 #include "support/HttpClient.h"
 #include "support/KafkaTestKit.h"
+#include "support/PostgresTier.h"
 #include "support/StreamModel.h"
 
 namespace leafsync {
@@ -22,7 +23,7 @@ using namespace std::chrono_literals;
 
 TEST(ScaleOutTest, ThreeConsumersOneKilledAFourthJoiningApplyEveryEventExactlyOnce) {
   const char* admin_url = std::getenv("LEAFSYNC_TEST_POSTGRES_URL");
-  if (!admin_url || !*admin_url) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set";
+  LEAFSYNC_POSTGRES_OR_SKIP(!admin_url || !*admin_url)
   PostgresConnection admin(admin_url);
   admin.ensureOpen();
   std::string database = "leafsync_scaleout_" + testing::uniqueSuffix();

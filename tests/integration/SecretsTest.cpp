@@ -10,6 +10,7 @@
 
 #include "support/ConsumerProcess.h"
 #include "support/HttpClient.h"
+#include "support/PostgresTier.h"
 #include "support/ScratchPostgres.h"
 #include "support/TempDir.h"
 
@@ -52,7 +53,7 @@ testing::HttpResponse writeWithToken(std::uint16_t port, const std::string& toke
 
 TEST(SecretsTest, NoPasswordOrTokenAppearsInAnyLogLine) {
   std::string admin = testing::postgresTestUrl();
-  if (admin.empty()) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set (no PostgreSQL here)";
+  LEAFSYNC_POSTGRES_OR_SKIP(admin.empty())
   testing::TempDir dir;
   testing::ConsumerSetup setup(dir);
   testing::ScratchPostgres source(admin);

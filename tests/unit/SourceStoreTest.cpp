@@ -14,6 +14,7 @@
 #include "leafsync/PostgresConnection.h"
 #include "leafsync/PostgresSourceStore.h"
 #include "leafsync/StoreFactory.h"
+#include "support/PostgresTier.h"
 #include "support/TempDir.h"
 
 namespace leafsync {
@@ -57,11 +58,7 @@ class SourceStoreTest : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "sqlite") {
       url_ = "sqlite:" + dir_.file("source.db");
     } else {
-      if (!postgresAdminUrl()) {
-        GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set, so the PostgreSQL tests are skipped "
-                        "(start one: scripts/postgres.sh start; export LEAFSYNC_TEST_POSTGRES_URL="
-                        "$(scripts/postgres.sh url))";
-      }
+      LEAFSYNC_POSTGRES_OR_SKIP(!postgresAdminUrl())
       database_.emplace(postgresAdminUrl());
       url_ = database_->url();
     }
@@ -263,7 +260,7 @@ INSTANTIATE_TEST_SUITE_P(Databases, SourceStoreTest, ::testing::Values("sqlite",
 
 // The producer's API threads retry after StoreError; the same store object must reconnect.
 TEST(PostgresSourceStore, ALostConnectionFailsOnceThenTheStoreReconnects) {
-  if (!postgresAdminUrl()) GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set, so the PostgreSQL tests are skipped";
+  LEAFSYNC_POSTGRES_OR_SKIP(!postgresAdminUrl())
   ScratchDatabase database(postgresAdminUrl());
   PostgresSourceStore store(database.url());
   store.create(Plant::Pepper, NewImage{1, "bytes", 1.0, 2.0});

@@ -16,8 +16,8 @@
 #include <random>
 #include <thread>
 
+#include "leafsync/ImageTable.h"
 #include "leafsync/PostgresConnection.h"
-#include "leafsync/SqliteImageRow.h"  // imageTable
 #include "leafsync/PostgresSourceStore.h"
 #include "leafsync/PostgresStore.h"
 #include "leafsync/SqliteSourceStore.h"
@@ -25,6 +25,7 @@
 #include "leafsync/StoreFactory.h"
 #include "leafsync/Timestamp.h"
 #include "support/EventBuilder.h"
+#include "support/PostgresTier.h"
 #include "support/TempDir.h"
 
 namespace leafsync {
@@ -36,12 +37,6 @@ const char* postgresAdminUrl() {
   const char* url = std::getenv("LEAFSYNC_TEST_POSTGRES_URL");
   return url && *url ? url : nullptr;
 }
-
-#define SKIP_WITHOUT_POSTGRES()                                                                  \
-  if (!postgresAdminUrl())                                                                       \
-  GTEST_SKIP() << "LEAFSYNC_TEST_POSTGRES_URL is not set, so the PostgreSQL tests are skipped " \
-                  "(start one: scripts/postgres.sh start; export LEAFSYNC_TEST_POSTGRES_URL="   \
-                  "$(scripts/postgres.sh url))"
 
 // A database of its own for one test, created on the server LEAFSYNC_TEST_POSTGRES_URL names
 // and dropped (with whatever is still connected to it) when the test ends.
@@ -92,7 +87,7 @@ class StoreBehaviour : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "sqlite") {
       url_ = "sqlite:" + dir_.file("copy.db");
     } else {
-      SKIP_WITHOUT_POSTGRES();
+      LEAFSYNC_POSTGRES_OR_SKIP(!postgresAdminUrl())
       database_.emplace(postgresAdminUrl());
       url_ = database_->url();
     }
@@ -616,7 +611,7 @@ TEST(SqliteStoreTest, ACopyAndASourceRefuseEachOthersFiles) {
 class PostgresStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    SKIP_WITHOUT_POSTGRES();
+    LEAFSYNC_POSTGRES_OR_SKIP(!postgresAdminUrl())
     database_.emplace(postgresAdminUrl());
   }
   std::optional<ScratchDatabase> database_;

@@ -1,8 +1,8 @@
 #include "leafsync/PostgresSourceStore.h"
 
 #include "leafsync/EventCodec.h"
+#include "leafsync/ImageTable.h"
 #include "leafsync/PostgresImageRow.h"
-#include "leafsync/SqliteImageRow.h"  // imageTable, kImageColumns: the same names in both databases
 #include "leafsync/Timestamp.h"
 
 namespace leafsync {

@@ -8,8 +8,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "leafsync/ImageTable.h"
 #include "leafsync/PostgresImageRow.h"
-#include "leafsync/SqliteImageRow.h"  // imageTable, kImageColumns: the same names in both databases
 #include "leafsync/Timestamp.h"
 
 namespace leafsync {

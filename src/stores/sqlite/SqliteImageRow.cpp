@@ -2,8 +2,6 @@
 
 namespace leafsync {
 
-std::string imageTable(Plant plant) { return "image_" + std::string(plantName(plant)); }
-
 ImageRecord readImageRow(const SqliteStatement& s) {
   ImageRecord r;
   r.id = s.columnInt(0);

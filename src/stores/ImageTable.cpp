@@ -1,0 +1,7 @@
+#include "leafsync/ImageTable.h"
+
+namespace leafsync {
+
+std::string imageTable(Plant plant) { return "image_" + std::string(plantName(plant)); }
+
+}  // namespace leafsync
