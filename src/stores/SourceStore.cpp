@@ -34,4 +34,22 @@ ImageRecord withChange(ImageRecord r, const ImageChange& change, std::uint32_t c
   return r;
 }
 
+ChangeEvent createdEvent(Plant plant, std::int64_t id, const NewImage& image, std::int64_t now_us, std::string now) {
+  ChangeEvent event;
+  event.op = Op::Create;
+  event.plant = plant;
+  event.source_ts_ms = now_us / 1000;
+  event.fields = kAllFields;
+  ImageRecord& r = event.image;
+  r.id = id;
+  r.camera_id = image.camera_id;
+  r.data = image.data;
+  r.latitude = image.latitude;
+  r.longitude = image.longitude;
+  r.created_at = now;
+  r.updated_at = std::move(now);
+  r.version = 1;
+  return event;
+}
+
 }  // namespace leafsync

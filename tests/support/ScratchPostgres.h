@@ -1,5 +1,7 @@
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
 
@@ -16,6 +18,10 @@ class ScratchPostgres {
   explicit ScratchPostgres(const std::string& admin_url);
   ~ScratchPostgres();
   const std::string& url() const { return url_; }
+  PostgresConnection& admin() { return *admin_; }
+  // Ends the server process `pid` (a store's connection), as an outage would, and waits until
+  // it is gone; a test failure if it lingers.
+  void terminateBackend(int pid);
 
  private:
   std::unique_ptr<PostgresConnection> admin_;

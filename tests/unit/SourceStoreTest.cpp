@@ -15,6 +15,7 @@
 #include "leafsync/PostgresSourceStore.h"
 #include "leafsync/StoreFactory.h"
 #include "support/PostgresTier.h"
+#include "support/ScratchPostgres.h"
 #include "support/TempDir.h"
 
 namespace leafsync {
@@ -24,32 +25,6 @@ const char* postgresAdminUrl() {
   const char* url = std::getenv("LEAFSYNC_TEST_POSTGRES_URL");
   return url && *url ? url : nullptr;
 }
-
-// A database of its own for one test, dropped (with whatever is still connected) at the end.
-class ScratchDatabase {
- public:
-  explicit ScratchDatabase(const std::string& admin_url)
-      : admin_(admin_url), name_("leafsync_test_" + testing::uniqueSuffix()) {
-    admin_.ensureOpen();
-    admin_.exec("CREATE DATABASE " + admin_.escapeIdentifier(name_));
-    url_ = postgresUrlWithDatabase(admin_url, name_);
-  }
-  ~ScratchDatabase() {
-    try {
-      admin_.ensureOpen();
-      admin_.exec("DROP DATABASE IF EXISTS " + admin_.escapeIdentifier(name_) + " WITH (FORCE)");
-    } catch (const StoreError& e) {
-      ADD_FAILURE() << "cannot drop " << name_ << ": " << e.what();
-    }
-  }
-  const std::string& url() const { return url_; }
-  PostgresConnection& admin() { return admin_; }
-
- private:
-  PostgresConnection admin_;
-  std::string name_;
-  std::string url_;
-};
 
 // Parameter: the database kind, "sqlite" or "postgresql".
 class SourceStoreTest : public ::testing::TestWithParam<std::string> {
@@ -73,7 +48,7 @@ class SourceStoreTest : public ::testing::TestWithParam<std::string> {
   NewImage image(std::int64_t camera = 1) { return NewImage{camera, "\xff\xd8 bytes", 48.2, 16.3}; }
 
   testing::TempDir dir_;
-  std::optional<ScratchDatabase> database_;  // outlives store_
+  std::optional<testing::ScratchPostgres> database_;  // outlives store_
   std::string url_;
   std::unique_ptr<SourceStore> store_;
   EventCodec codec_;
@@ -261,7 +236,7 @@ INSTANTIATE_TEST_SUITE_P(Databases, SourceStoreTest, ::testing::Values("sqlite",
 // The producer's API threads retry after StoreError; the same store object must reconnect.
 TEST(PostgresSourceStore, ALostConnectionFailsOnceThenTheStoreReconnects) {
   LEAFSYNC_POSTGRES_OR_SKIP(!postgresAdminUrl())
-  ScratchDatabase database(postgresAdminUrl());
+  testing::ScratchPostgres database(postgresAdminUrl());
   PostgresSourceStore store(database.url());
   store.create(Plant::Pepper, NewImage{1, "bytes", 1.0, 2.0});
   auto terminate = [&] {

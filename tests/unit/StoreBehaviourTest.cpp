@@ -26,6 +26,7 @@
 #include "leafsync/Timestamp.h"
 #include "support/EventBuilder.h"
 #include "support/PostgresTier.h"
+#include "support/ScratchPostgres.h"
 #include "support/TempDir.h"
 
 namespace leafsync {
@@ -37,48 +38,6 @@ const char* postgresAdminUrl() {
   const char* url = std::getenv("LEAFSYNC_TEST_POSTGRES_URL");
   return url && *url ? url : nullptr;
 }
-
-// A database of its own for one test, created on the server LEAFSYNC_TEST_POSTGRES_URL names
-// and dropped (with whatever is still connected to it) when the test ends.
-class ScratchDatabase {
- public:
-  explicit ScratchDatabase(const std::string& admin_url)
-      : admin_(admin_url), name_("leafsync_test_" + testing::uniqueSuffix()) {
-    admin_.ensureOpen();
-    admin_.exec("CREATE DATABASE " + admin_.escapeIdentifier(name_));
-    url_ = postgresUrlWithDatabase(admin_url, name_);
-  }
-  ~ScratchDatabase() {
-    try {
-      admin_.ensureOpen();
-      admin_.exec("DROP DATABASE IF EXISTS " + admin_.escapeIdentifier(name_) + " WITH (FORCE)");
-    } catch (const StoreError& e) {
-      ADD_FAILURE() << "cannot drop " << name_ << ": " << e.what();
-    }
-  }
-  const std::string& url() const { return url_; }
-  PostgresConnection& admin() { return admin_; }
-
-  // Ends the server process `pid` (a store's connection), as an outage would, and waits
-  // until it is gone.
-  void terminateBackend(int pid) {
-    admin_.ensureOpen();
-    PgResult r = admin_.execParams("SELECT pg_terminate_backend($1)", PgParams().add(std::int32_t{pid}));
-    ASSERT_TRUE(r.getBool(0, 0)) << "no backend " << pid;
-    for (int i = 0; i < 500; ++i) {
-      PgResult alive =
-          admin_.execParams("SELECT 1 FROM pg_stat_activity WHERE pid = $1", PgParams().add(std::int32_t{pid}));
-      if (alive.rows() == 0) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    FAIL() << "backend " << pid << " still alive";
-  }
-
- private:
-  PostgresConnection admin_;
-  std::string name_;
-  std::string url_;
-};
 
 // Parameter: the database kind, "sqlite" or "postgresql".
 class StoreBehaviour : public ::testing::TestWithParam<std::string> {
@@ -122,7 +81,7 @@ class StoreBehaviour : public ::testing::TestWithParam<std::string> {
   }
 
   testing::TempDir dir_;
-  std::optional<ScratchDatabase> database_;  // outlives store_
+  std::optional<testing::ScratchPostgres> database_;  // outlives store_
   std::string url_;
   std::unique_ptr<Store> store_;
 };
@@ -614,7 +573,7 @@ class PostgresStoreTest : public ::testing::Test {
     LEAFSYNC_POSTGRES_OR_SKIP(!postgresAdminUrl())
     database_.emplace(postgresAdminUrl());
   }
-  std::optional<ScratchDatabase> database_;
+  std::optional<testing::ScratchPostgres> database_;
 };
 
 TEST_F(PostgresStoreTest, EveryApplyModeGivesTheSameOutcomes) {
@@ -627,7 +586,7 @@ TEST_F(PostgresStoreTest, EveryApplyModeGivesTheSameOutcomes) {
   for (bool pipeline : {true, false}) {
     for (std::size_t max_run : {0, 1, 7}) {
       SCOPED_TRACE("pipeline " + std::to_string(pipeline) + ", max_run " + std::to_string(max_run));
-      ScratchDatabase db(postgresAdminUrl());
+      testing::ScratchPostgres db(postgresAdminUrl());
       PostgresStore store(db.url(), PostgresApplyOptions{pipeline, max_run});
       ApplyCounts counts = store.applyBatch(batch, {{"potato", 0, 1}});
       if (first.outcomes.empty()) first = counts;

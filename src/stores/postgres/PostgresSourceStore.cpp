@@ -157,22 +157,9 @@ ImageRecord PostgresSourceStore::create(Plant plant, const NewImage& image) {
   PgParams insert;
   insert.add(image.camera_id).bytea(image.data).add(image.latitude).add(image.longitude).text(now);
   std::vector<PgResult> inserted = tx.run({{&s.insert, nullptr, &insert}});
-  ImageRecord r;
-  r.id = inserted[0].getInt(0, 0);
-  r.camera_id = image.camera_id;
-  r.data = image.data;
-  r.latitude = image.latitude;
-  r.longitude = image.longitude;
-  r.created_at = r.updated_at = now;
-  r.version = 1;
-  ChangeEvent event;
-  event.op = Op::Create;
-  event.plant = plant;
-  event.source_ts_ms = now_us / 1000;
-  event.fields = kAllFields;
-  event.image = r;
+  ChangeEvent event = createdEvent(plant, inserted[0].getInt(0, 0), image, now_us, now);
   tx.commitWith({}, {outboxRow(event)});
-  return r;
+  return event.image;
 }
 
 std::optional<ImageRecord> PostgresSourceStore::update(Plant plant, const ImageChange& change) {

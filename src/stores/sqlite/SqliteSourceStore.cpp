@@ -151,23 +151,10 @@ ImageRecord SqliteSourceStore::create(Plant plant, const NewImage& image) {
       .bind(4, image.longitude)
       .bindText(5, now)
       .run();
-  ImageRecord r;
-  r.id = db_.lastInsertRowid();
-  r.camera_id = image.camera_id;
-  r.data = image.data;
-  r.latitude = image.latitude;
-  r.longitude = image.longitude;
-  r.created_at = r.updated_at = now;
-  r.version = 1;
-  ChangeEvent event;
-  event.op = Op::Create;
-  event.plant = plant;
-  event.source_ts_ms = now_us / 1000;
-  event.fields = kAllFields;
-  event.image = r;
+  ChangeEvent event = createdEvent(plant, db_.lastInsertRowid(), image, now_us, now);
   enqueue(event);
   tx.commit();
-  return r;
+  return event.image;
 }
 
 std::optional<ImageRecord> SqliteSourceStore::update(Plant plant, const ImageChange& change) {

@@ -31,6 +31,10 @@ std::uint32_t changedFields(const ImageRecord& row, const ImageChange& change);
 // `row` with the `changed` fields taken from `change`, stamped `updated_at`, one version on.
 ImageRecord withChange(ImageRecord row, const ImageChange& change, std::uint32_t changed, std::string updated_at);
 
+// The event of a new image: `image` stored as `id` at `now` (`now_us` as ISO text), version 1,
+// every field set. Both source stores queue it with the insert.
+ChangeEvent createdEvent(Plant plant, std::int64_t id, const NewImage& image, std::int64_t now_us, std::string now);
+
 // A change event waiting in the outbox to be published.
 struct OutboxEntry {
   std::int64_t seq = 0;
