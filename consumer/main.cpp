@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
   if (auto code = leafsync::parseCommandLine(app, argc, argv)) return *code;
   if (describe) {
     nlohmann::json settings = leafsync::describeConsumerSettings();
-    nlohmann::json config = {{"option", "--config"}, {"default_file", config_path}, {"keys", settings["keys"]}};
+    nlohmann::json config = {{"option", "--config"}, {"default_file", app.get_option("--config")->get_default_str()}, {"keys", settings["keys"]}};
     std::cout << leafsync::describeBinary("leafsync-consumer", app, config, settings["env"], describeHttp(settings));
     return 0;
   }

@@ -190,6 +190,11 @@ nlohmann::json describeHttp(const nlohmann::json& settings) {
   return routes.describe(describeSettingSource(settings, "http.port"), "serve");
 }
 
+// The --config default of `serve`, as its --help shows it (not what this command line gave).
+std::string serveConfigDefault(const CLI::App& app) {
+  return app.get_subcommand("serve")->get_option("--config")->get_default_str();
+}
+
 }  // namespace
 }  // namespace leafsync
 
@@ -265,7 +270,7 @@ int main(int argc, char** argv) {
   if (auto code = parseCommandLine(app, argc, argv)) return *code;
   if (describe) {
     nlohmann::json settings = describeProducerSettings();
-    nlohmann::json config = {{"option", "--config"}, {"default_file", args.config_path}, {"keys", settings["keys"]}};
+    nlohmann::json config = {{"option", "--config"}, {"default_file", serveConfigDefault(app)}, {"keys", settings["keys"]}};
     std::cout << describeBinary("leafsync-producer", app, config, settings["env"], describeHttp(settings));
     return 0;
   }
