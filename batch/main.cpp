@@ -8,7 +8,7 @@
 #include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <pistache/router.h>
+#include <stdexcept>
 #include <string>
 
 #include "BatchMetrics.h"
@@ -75,6 +75,52 @@ nlohmann::json runJson(const BatchRunResult& r) {
           {"max_staleness_seconds", r.max_staleness_s}};
 }
 
+// The job's HTTP API: the read API over its copy, probes, metrics, its status and POST /run.
+void registerRoutes(RouteTable& routes, BatchSynchronizer& job, BatchMetrics& metrics, ConnectionPool<Store>& copies) {
+  using namespace Pistache;
+  registerImageReadRoutes(routes, [&copies](const std::function<void(ImageReader&)>& use) {
+    auto store = copies.acquire();
+    use(*store);
+  });
+  routes.get(kLivenessPath, guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
+    sendJson(req, res, Http::Code::Ok, R"({"status":"alive"})");
+  }));
+  routes.get(kReadinessPath, guarded([&job](const Rest::Request& req, Http::ResponseWriter& res) {
+    bool ready = job.completedRuns() > 0;
+    nlohmann::json body = {{"ready", ready},
+                           {"waiting_for", ready ? nlohmann::json::array() : nlohmann::json::array({"the first run"})}};
+    sendJson(req, res, ready ? Http::Code::Ok : Http::Code::Service_Unavailable, body.dump());
+  }));
+  routes.get(kMetricsPath, guarded([&metrics](const Rest::Request& req, Http::ResponseWriter& res) {
+    sendText(req, res, Http::Code::Ok, metrics.serialize(), Http::Mime::MediaType::fromString("text/plain; version=0.0.4"));
+  }));
+  routes.get("/batch-status", guarded([&job](const Rest::Request& req, Http::ResponseWriter& res) {
+    auto last = job.lastRun();
+    nlohmann::json body = {{"strategy", strategyName(job.options().strategy)},
+                           {"period_seconds", static_cast<double>(job.options().period.count()) / 1000.0},
+                           {"completed_runs", job.completedRuns()},
+                           {"last_run", last ? runJson(*last) : nlohmann::json(nullptr)}};
+    sendJson(req, res, Http::Code::Ok, body.dump());
+  }));
+  routes.post("/run", guarded([&job](const Rest::Request& req, Http::ResponseWriter& res) {
+    job.runNow();
+    sendJson(req, res, Http::Code::Accepted, R"({"run":"requested"})");
+  }));
+}
+
+// The routes run() registers, from the same registerRoutes, on a job that never runs: no
+// database is opened and no handler is called.
+nlohmann::json describeHttp(const CLI::App& app) {
+  BatchMetrics metrics("full");
+  BatchSynchronizer job([]() -> std::unique_ptr<BatchSource> { throw std::logic_error("--describe opens no store"); },
+                        nullptr, BatchOptions{}, metrics);
+  ConnectionPool<Store> no_copy([]() -> std::unique_ptr<Store> { throw std::logic_error("--describe opens no store"); }, 0);
+  RouteTable routes;
+  registerRoutes(routes, job, metrics, no_copy);
+  const CLI::Option* port = app.get_option("--http-port");
+  return routes.describe({{"option", port->get_name()}, {"env", port->get_envname()}, {"default", std::stoi(port->get_default_str())}}, "");
+}
+
 int run(const Args& args) {
   setLogLevel(*parseLogLevel(args.log_level));  // --log-level checked it
   const std::string& source_url = args.source_url;
@@ -99,38 +145,10 @@ int run(const Args& args) {
   }
 
   ConnectionPool<Store> copies([copy_url] { return openStore(copy_url); }, 2);
-  Pistache::Rest::Router router;
-  using namespace Pistache;
-  registerImageReadRoutes(router, [&copies](const std::function<void(ImageReader&)>& use) {
-    auto store = copies.acquire();
-    use(*store);
-  });
-  Rest::Routes::Get(router, "/healthz", guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
-    sendJson(req, res, Http::Code::Ok, R"({"status":"alive"})");
-  }));
-  Rest::Routes::Get(router, "/readyz", guarded([&job](const Rest::Request& req, Http::ResponseWriter& res) {
-    bool ready = job.completedRuns() > 0;
-    nlohmann::json body = {{"ready", ready},
-                           {"waiting_for", ready ? nlohmann::json::array() : nlohmann::json::array({"the first run"})}};
-    sendJson(req, res, ready ? Http::Code::Ok : Http::Code::Service_Unavailable, body.dump());
-  }));
-  Rest::Routes::Get(router, "/metrics", guarded([&metrics](const Rest::Request& req, Http::ResponseWriter& res) {
-    sendText(req, res, Http::Code::Ok, metrics.serialize(), Http::Mime::MediaType::fromString("text/plain; version=0.0.4"));
-  }));
-  Rest::Routes::Get(router, "/batch-status", guarded([&job](const Rest::Request& req, Http::ResponseWriter& res) {
-    auto last = job.lastRun();
-    nlohmann::json body = {{"strategy", strategyName(job.options().strategy)},
-                           {"period_seconds", static_cast<double>(job.options().period.count()) / 1000.0},
-                           {"completed_runs", job.completedRuns()},
-                           {"last_run", last ? runJson(*last) : nlohmann::json(nullptr)}};
-    sendJson(req, res, Http::Code::Ok, body.dump());
-  }));
-  Rest::Routes::Post(router, "/run", guarded([&job](const Rest::Request& req, Http::ResponseWriter& res) {
-    job.runNow();
-    sendJson(req, res, Http::Code::Accepted, R"({"run":"requested"})");
-  }));
+  RouteTable routes;
+  registerRoutes(routes, job, metrics, copies);
   HttpServer server(static_cast<std::uint16_t>(port), 2, 64 * 1024);
-  server.start(router);
+  server.start(routes);
   job.start();
   logEvent(LogLevel::Info, "started",
            {{"http_port", server.port()}, {"strategy", strategyName(options.strategy)},
@@ -160,6 +178,12 @@ int main(int argc, char** argv) {
   configureApp(app, "leafsync-batch-sync");
   Args args;
   addOptions(app, args);
+  bool describe = false;
+  app.add_flag(kDescribeFlag, describe, kDescribeHelp);
   if (auto code = parseCommandLine(app, argc, argv)) return *code;
+  if (describe) {
+    std::cout << describeBinary("leafsync-batch-sync", app, nullptr, describeOptionEnvironment(app), describeHttp(app));
+    return 0;
+  }
   return runLogged([&] { return run(args); });
 }

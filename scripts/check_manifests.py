@@ -5,16 +5,19 @@ check venv, which has PyYAML and kubernetes-validate).
 
   validate     --k8s-version V ...   every manifest through `kubernetes-validate --strict`;
                                       documents of CRD kinds are skipped with a printed note
-  consistency  --bin-dir DIR         the manifests against what the binaries and sources say:
-                                      LEAFSYNC_* names (`--print-env`), command lines (`--help`),
-                                      probe and scrape paths (the routes registered in the C++
-                                      sources), ports and settings (the ConfigMap's service YAML,
-                                      the keys the config loaders read, their defaults), the
-                                      Kafka properties (config/kafka.stg.json), Services, PDBs,
-                                      Secrets, KEDA's cap (partitions per topic), the security
-                                      context, and the Dockerfile (user, entrypoint, CI commands)
+  consistency  --bin-dir DIR         the manifests against what the binaries say they read and
+               [--k8s-dir DIR]        serve (`<binary> --describe`, JSON): LEAFSYNC_* variables
+                                      and their values, command-line options, the ConfigMap's
+                                      service YAML (every key one the loader reads, values of its
+                                      type and bounds), the HTTP port, probe and scrape paths;
+                                      then the Kafka properties (config/kafka.stg.json),
+                                      Services, PDBs, Secrets, KEDA's cap (partitions per topic),
+                                      the security context, and the Dockerfile (user,
+                                      entrypoint, CI commands). --k8s-dir checks another copy of
+                                      k8s/ (scripts/test_check_manifests.py mutates one)
 
-Nothing here lists settings, routes or ports by hand: they are read from the code each run.
+Nothing here lists settings, variables, routes or ports by hand, nor reads them from the C++
+sources: each run asks the built binaries (docs/cli.md, "--describe").
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from urllib.parse import urlparse
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-K8S = ROOT / "k8s"
+K8S = ROOT / "k8s"  # --k8s-dir replaces it
 NAMESPACE = "leaf-image-management-system"
 ENVS = ("stg", "prod")
 
@@ -43,26 +46,13 @@ CRD_KINDS = {
     ("monitoring.googleapis.com/v1", "PodMonitoring"): "GKE Managed Service for Prometheus",
 }
 
-# Where each binary's behaviour is defined. Routes: every Routes::Get(router, "...") in these
-# directories (the shared read routes live in src/http). Settings: the loader source.
+# The binaries the manifests run; what each reads and serves comes from its --describe.
 BINARIES = {
     "leafsync-consumer": {
-        "print_env": ["--print-env"],
-        "help": ["--help"],
-        "route_dirs": ["consumer", "src/http"],
-        "loader": "src/config/ConsumerConfig.cpp",
-        "header": "src/config/include/leafsync/ConsumerConfig.h",
         # The setting that bounds the stop when no broker answers (see the shutdown check).
-        "stop_wait": {"field": "first_assignment_wait_ms", "key": ("kafka", "first_assignment_wait_ms"),
-                      "env": "LEAFSYNC_FIRST_ASSIGNMENT_WAIT_MS"},
+        "stop_wait": "kafka.first_assignment_wait_ms",
     },
-    "leafsync-producer": {
-        "print_env": ["print-env"],
-        "help": ["--help"],
-        "route_dirs": ["producer", "src/http"],
-        "loader": "src/config/ProducerConfig.cpp",
-        "header": "src/config/include/leafsync/ProducerConfig.h",
-    },
+    "leafsync-producer": {},
 }
 
 # What a stop takes beyond the consumer's wait for a first assignment: close(), the appliers'
@@ -77,7 +67,12 @@ CLUSTER_SCOPED = {"Namespace", "PersistentVolume", "StorageClass", "ClusterRole"
 
 
 def rel(path: Path) -> str:
-    return str(path.relative_to(ROOT))
+    for base in (ROOT, K8S.parent):  # K8S.parent: a copy of k8s/ elsewhere (--k8s-dir)
+        try:
+            return str(path.relative_to(base))
+        except ValueError:
+            pass
+    return str(path)
 
 
 # ------------------------------------------------------------------ manifests ---
@@ -184,84 +179,104 @@ def cmd_validate(args: argparse.Namespace) -> int:
 # ------------------------------------------------------- what the code says ---
 
 class Binary:
+    """What `<binary> --describe` says it reads and serves (docs/cli.md)."""
+
     def __init__(self, name: str, bin_dir: Path, report: Report) -> None:
-        spec = BINARIES[name]
         self.name = name
         self.path = bin_dir / name
-        self.env_names: set[str] = set()
-        self.help = ""
+        d: dict = {}
         if not self.path.is_file():
             report.fail(f"{self.path}: missing; build first (scripts/build.sh) or pass the binary dir")
         else:
-            out = subprocess.run([str(self.path)] + spec["print_env"], capture_output=True, text=True, timeout=20)
-            report.check(out.returncode == 0, f"{self.path} {' '.join(spec['print_env'])} failed: {out.stderr.strip()}")
-            self.env_names = {line.split("\t")[0] for line in out.stdout.splitlines() if line.strip()}
-            report.check(bool(self.env_names), f"{self.path}: print-env listed no variables")
-            out = subprocess.run([str(self.path)] + spec["help"], capture_output=True, text=True, timeout=20)
-            self.help = out.stdout + out.stderr
-        self.get_routes: set[str] = set()
-        for d in spec["route_dirs"]:
-            for src in sorted((ROOT / d).glob("*.cpp")):
-                for m in re.finditer(r'Routes::Get\(\s*router\s*,\s*"([^"]+)"', src.read_text()):
-                    self.get_routes.add(m.group(1))
-        report.check(bool(self.get_routes), f"{name}: no GET routes found in {spec['route_dirs']}")
-        header = (ROOT / spec["header"]).read_text()
-        m = re.search(r"\bint\s+http_port\s*=\s*(\d+)\s*;", header)
-        self.default_http_port = int(m.group(1)) if m else None
-        report.check(m is not None, f"{spec['header']}: cannot find the default http_port")
-        self.config_keys = config_keys(ROOT / spec["loader"], report)
+            out = subprocess.run([str(self.path), "--describe"], capture_output=True, text=True, timeout=20)
+            if report.check(out.returncode == 0, f"{self.path} --describe failed: {out.stderr.strip()}"):
+                try:
+                    d = json.loads(out.stdout)
+                except ValueError as e:
+                    report.fail(f"{self.path} --describe printed no JSON: {e}")
+        self.describe = d
+        self.env = {e["name"]: e for e in d.get("env", [])}
+        self.env_names = set(self.env)
+        report.check(bool(self.env_names), f"{self.path} --describe: lists no LEAFSYNC_* variables")
+        config = d.get("config") or {}
+        self.config_keys = {k["key"]: k for k in config.get("keys", [])}
+        self.config_option = config.get("option")
+        http = d.get("http") or {}
+        self.http_command = http.get("command")
+        self.routes = {r["path"]: set(r["methods"]) for r in http.get("routes", [])}
+        self.get_routes = {path for path, methods in self.routes.items() if "GET" in methods}
+        report.check(bool(self.get_routes), f"{self.path} --describe: lists no GET routes")
+        self.probes = http.get("probes") or {}
+        self.metrics_path = (http.get("metrics") or {}).get("path")
+        self.port = http.get("port") or {}
+        self.default_http_port = self.port.get("default")
         self.stop_wait_ms = None
-        if "stop_wait" in spec:
-            m = re.search(rf"\bint\s+{spec['stop_wait']['field']}\s*=\s*(\d+)\s*;", header)
-            report.check(m is not None, f"{spec['header']}: cannot find the default {spec['stop_wait']['field']}")
-            self.stop_wait_ms = int(m.group(1)) if m else None
+        stop_key = BINARIES[name].get("stop_wait")
+        if stop_key:
+            known = stop_key in self.config_keys
+            report.check(known, f"{self.path} --describe: no setting {stop_key}")
+            self.stop_wait_ms = self.config_keys[stop_key]["default"] if known else None
+
+    def command_line(self, command: str | None = None) -> dict:
+        cl = self.describe.get("command_line") or {}
+        if command is None:
+            return cl
+        return next((c for c in cl.get("commands", []) if c["name"] == command), {})
 
     def flags(self, command: str | None = None) -> set[str]:
-        """The options `--help` lists; those of a subcommand are in `<binary> <command> --help`."""
-        text = self.help
-        if command is not None and self.path.is_file():
-            out = subprocess.run([str(self.path), command, "--help"], capture_output=True, text=True, timeout=20)
-            text = out.stdout + out.stderr
-        return set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", text))
+        """The options of the binary, or of one of its subcommands."""
+        return {o["name"] for o in self.command_line(command).get("options", [])}
 
     def commands(self) -> set[str]:
-        # Producer usage: "  serve  [--config PATH] ..." -- a two-space indented word.
-        return set(re.findall(r"^  ([a-z][a-z-]*)\s", self.help, re.M))
+        return {c["name"] for c in self.command_line().get("commands", [])}
 
 
-def config_keys(loader: Path, report: Report) -> dict:
-    """The YAML keys a config loader reads: {"top": set, "sections": {name: set or None},
-    "items": {name: set}} (None = any key, e.g. topics[plant])."""
-    src = loader.read_text()
-    top = set(re.findall(r'\broot\["(\w+)"\]', src))
-    section_of = {var: sec for var, sec in re.findall(r'auto\s+(\w+)\s*=\s*root\["(\w+)"\]', src)}
-    item_of = {item: section_of[lst] for item, lst in re.findall(r'for\s*\(\s*const\s+auto&\s+(\w+)\s*:\s*(\w+)\s*\)', src)
-               if lst in section_of}
-    sections: dict = {}
-    items: dict = {}
-    for var, sec in section_of.items():
-        keys = set(re.findall(rf'\b{var}\["(\w+)"\]', src))
-        if re.search(rf'\b{var}\[(?!")', src):
-            keys = None  # indexed by a computed name
-        sections[sec] = keys
-    for var, sec in item_of.items():
-        items[sec] = set(re.findall(rf'\b{var}\["(\w+)"\]', src))
-    report.check(bool(top), f"{rel(loader)}: could not read the YAML keys it loads")
-    return {"top": top, "sections": sections, "items": items}
+def value_error(spec: dict, value) -> str | None:
+    """Why `value` is not one of the setting's type and bounds (as --describe gives them), or None."""
+    if spec.get("type") == "integer":
+        try:
+            number = int(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        if number is None or str(value).strip() != str(number):
+            return f"must be an integer, got {value!r}"
+        if not spec.get("min", number) <= number <= spec.get("max", number):
+            return f"must be in [{spec.get('min')}, {spec.get('max')}], got {number}"
+    elif spec.get("type") == "enum" and "values" in spec and value not in spec["values"]:
+        return f"must be one of {', '.join(spec['values'])}, got {value!r}"
+    return None
 
 
-def check_config_keys(cfg: dict, keys: dict, where: str, report: Report) -> None:
+def setting(cfg: dict, key: str):
+    """The value of a dotted key ("http.port") in a service YAML, None when absent."""
+    for part in key.split("."):
+        if not isinstance(cfg, dict):
+            return None
+        cfg = cfg.get(part)
+    return cfg
+
+
+def check_config_keys(cfg: dict, binary: Binary, where: str, report: Report, prefix: str = "") -> None:
+    """Every key of the service YAML is one the binary's loader reads (its --describe keys), with a
+    value of that key's type and bounds; list items are checked against "key[].field"."""
+    keys = binary.config_keys
     for key, value in cfg.items():
-        if not report.check(key in keys["top"], f"{where}: setting '{key}' is not read by the loader"):
+        path = f"{prefix}.{key}" if prefix else str(key)
+        spec = keys.get(path)
+        if spec is not None:
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, dict):
+                        check_config_keys(item, binary, where, report, path + "[]")
+            elif not isinstance(value, dict):
+                problem = value_error(spec, value)
+                report.check(problem is None, f"{where}: setting '{path}' {problem}")
             continue
-        if isinstance(value, dict) and key in keys["sections"]:
-            allowed = keys["sections"][key]
-            for sub in value:
-                report.check(allowed is None or sub in allowed, f"{where}: setting '{key}.{sub}' is not read by the loader")
-        elif isinstance(value, list) and key in keys["items"]:
-            for item in value:
-                for sub in item if isinstance(item, dict) else {}:
-                    report.check(sub in keys["items"][key], f"{where}: setting '{key}[].{sub}' is not read by the loader")
+        if isinstance(value, dict) and any(k.startswith(path + ".") for k in keys):
+            check_config_keys(value, binary, where, report, path)
+            continue
+        report.fail(f"{where}: setting '{path}' is not read by {binary.name} "
+                    f"(keys in its --describe: {', '.join(k for k in keys if k.startswith(path.split('.')[0]))  or 'none there'})")
 
 
 def dockerfile() -> dict:
@@ -586,28 +601,32 @@ class EnvCheck:
                      f"{w.where()}: automountServiceAccountToken must be false (the services never call the API server)")
         self.r.check(not c.get("envFrom"), f"{where}: envFrom hides which variables are set; list them in env")
 
-        # Command line: only what the binary's usage lists.
+        # Command line: only options the binary's --describe lists.
         args = c.get("args") or []
         command = None
         if name == "leafsync-producer":
             self.r.check(bool(args) and args[0] in binary.commands(),
                          f"{where}: first argument must be one of the producer's commands {sorted(binary.commands())}")
             command, args = (args[0], args[1:]) if args else (None, args)
-            self.r.check(not c.get("args") or c["args"][0] == "serve", f"{where}: the producer Deployment runs `serve`")
+            self.r.check(not c.get("args") or c["args"][0] == binary.http_command,
+                         f"{where}: the producer Deployment runs `{binary.http_command}`, the command that serves HTTP")
         flags = binary.flags(command)
         for a in args:
             if a.startswith("--"):
                 self.r.check(a.split("=")[0] in flags,
-                             f"{where}: option {a} is not in `{name}{' ' + command if command else ''} --help`")
+                             f"{where}: option {a} is not an option of `{name}{' ' + command if command else ''}` (--describe)")
 
-        # Environment: every LEAFSYNC_* variable is one the binary reads.
-        for var in env:
-            if var.startswith("LEAFSYNC_"):
-                self.r.check(var in binary.env_names, f"{where}: env {var} is not read by {name} "
-                             f"(its --print-env: {', '.join(sorted(binary.env_names))})")
+        # Environment: every LEAFSYNC_* variable is one the binary reads, a literal value of its type.
+        for var, value in env.items():
+            if not var.startswith("LEAFSYNC_"):
+                continue
+            if self.r.check(var in binary.env_names, f"{where}: env {var} is not read by {name} "
+                            f"(its --describe: {', '.join(sorted(binary.env_names))})") and value is not None:
+                problem = value_error(binary.env[var], value)
+                self.r.check(problem is None, f"{where}: env {var} {problem}")
 
         # Service YAML from the ConfigMap, and what it implies.
-        config_path = arg_value(c.get("args") or [], "--config")
+        config_path = arg_value(c.get("args") or [], binary.config_option or "--config")
         if not self.r.check(config_path is not None and config_path.startswith("/"),
                             f"{where}: args must name the service YAML with --config /absolute/path"):
             return
@@ -616,7 +635,7 @@ class EnvCheck:
             return
         cm_name, text = found
         cfg = yaml.safe_load(text) or {}
-        check_config_keys(cfg, binary.config_keys, f"{where}: ConfigMap {cm_name} {PurePosixPath(config_path).name}", self.r)
+        check_config_keys(cfg, binary, f"{where}: ConfigMap {cm_name} {PurePosixPath(config_path).name}", self.r)
 
         props_file = env.get("LEAFSYNC_KAFKA_PROPERTIES") or str(
             PurePosixPath(config_path).parent / ((cfg.get("kafka") or {}).get("properties") or ""))
@@ -633,10 +652,13 @@ class EnvCheck:
             host, _, port = server.rpartition(":")
             self.check_cluster_address(host, int(port), f"{where} bootstrap.servers")
 
-        http_port = int(env.get("LEAFSYNC_HTTP_PORT") or (cfg.get("http") or {}).get("port") or binary.default_http_port or 0)
+        # The port it listens on: the variable, else the YAML's key, else the default (--describe).
+        port_env, port_key = binary.port.get("env"), binary.port.get("key")
+        http_port = int(env.get(port_env) or (setting(cfg, port_key) if port_key else None)
+                        or binary.default_http_port or 0)
         ports = {p["containerPort"]: p.get("name") for p in c.get("ports", [])}
         self.r.check(ports.get(http_port) == "http",
-                     f"{where}: the service listens on {http_port} (http.port / LEAFSYNC_HTTP_PORT); "
+                     f"{where}: the service listens on {http_port} ({port_key} / {port_env}); "
                      f"declare containerPort {http_port} named http (have {ports})")
 
         # Probes on real routes and the real port.
@@ -647,8 +669,14 @@ class EnvCheck:
                 continue
             path, port = p["httpGet"]["path"], p["httpGet"]["port"]
             paths[probe] = path
-            self.r.check(path in binary.get_routes, f"{where}: {probe} path {path} is not a GET route of {name} "
-                         f"({', '.join(sorted(r for r in binary.get_routes if ':' not in r))})")
+            # Liveness on the liveness path, readiness on the readiness path; a startup probe
+            # on either (--describe's probes).
+            allowed = {"livenessProbe": [binary.probes.get("liveness")],
+                       "readinessProbe": [binary.probes.get("readiness")]}.get(
+                probe, [binary.probes.get("liveness"), binary.probes.get("readiness")])
+            self.r.check(path in allowed and path in binary.get_routes,
+                         f"{where}: {probe} path {path} is not {name}'s {' or '.join(map(str, allowed))} "
+                         f"(probes in its --describe: {binary.probes})")
             resolved = port if isinstance(port, int) else next((n for n, nm in ports.items() if nm == port), None)
             self.r.check(resolved == http_port, f"{where}: {probe} port {port} is not the HTTP port {http_port}")
         if "livenessProbe" in paths and "readinessProbe" in paths:
@@ -658,8 +686,9 @@ class EnvCheck:
         ann = pod_template(w)["metadata"].get("annotations") or {}
         if self.r.check(ann.get("prometheus.io/scrape") == "true", f"{w.where()}: annotation prometheus.io/scrape: \"true\" missing"):
             self.r.check(ann.get("prometheus.io/port") == str(http_port), f"{w.where()}: prometheus.io/port must be {http_port}")
-            self.r.check(ann.get("prometheus.io/path") in binary.get_routes,
-                         f"{w.where()}: prometheus.io/path {ann.get('prometheus.io/path')} is not a GET route of {name}")
+            self.r.check(ann.get("prometheus.io/path") == binary.metrics_path,
+                         f"{w.where()}: prometheus.io/path {ann.get('prometheus.io/path')} is not {name}'s metrics path "
+                         f"{binary.metrics_path} (--describe)")
 
         # Shutdown: the grace period covers the preStop sleep plus the longest stop: the drain
         # (>= 5 s) and, for the consumer, the stop when no broker answers, bounded by its wait
@@ -667,14 +696,14 @@ class EnvCheck:
         grace = spec.get("terminationGracePeriodSeconds")
         pre = prestop_seconds(c)
         budget, why = 5, "the drain budget (>= 5 s)"
-        stop_wait = BINARIES[name].get("stop_wait")
-        if stop_wait and binary.stop_wait_ms is not None:
-            section, key = stop_wait["key"]
-            wait_ms = env.get(stop_wait["env"]) or (cfg.get(section) or {}).get(key) or binary.stop_wait_ms
+        stop_key = BINARIES[name].get("stop_wait")
+        if stop_key and binary.stop_wait_ms is not None:
+            stop_env = binary.config_keys[stop_key].get("env")
+            wait_ms = (env.get(stop_env) if stop_env else None) or setting(cfg, stop_key) or binary.stop_wait_ms
             stop_s = -(-int(wait_ms) // 1000) + STOP_MARGIN_S
             if stop_s > budget:
                 budget = stop_s
-                why = (f"the stop without a broker ({section}.{key} {int(wait_ms)} ms + {STOP_MARGIN_S} s)")
+                why = (f"the stop without a broker ({stop_key} {int(wait_ms)} ms + {STOP_MARGIN_S} s)")
         self.r.check(grace is not None and grace - pre >= budget,
                      f"{w.where()}: terminationGracePeriodSeconds ({grace}) must exceed the preStop sleep ({pre}) by {why}")
 
@@ -830,8 +859,9 @@ class EnvCheck:
             for w in workloads:
                 for c in pod_template(w)["spec"]["containers"]:
                     if binary_of(c):
-                        self.r.check(ep.get("path") in self.binaries[binary_of(c)].get_routes,
-                                     f"{mon.where()}: path {ep.get('path')} is not a GET route of {binary_of(c)}")
+                        metrics_path = self.binaries[binary_of(c)].metrics_path
+                        self.r.check(ep.get("path") == metrics_path,
+                                     f"{mon.where()}: path {ep.get('path')} is not {binary_of(c)}'s metrics path {metrics_path}")
 
 
 def k8s_lib_value(name: str) -> str:
@@ -890,6 +920,8 @@ def cmd_consistency(args: argparse.Namespace) -> int:
     DOCKERFILE = dockerfile()
     IMAGE_PLACEHOLDER = k8s_lib_value("IMAGE_PLACEHOLDER")
     CONFIG_HASH_PLACEHOLDER = k8s_lib_value("CONFIG_HASH_PLACEHOLDER")
+    global K8S
+    K8S = Path(args.k8s_dir).resolve()
     bin_dir = Path(args.bin_dir).resolve()
     binaries = {name: Binary(name, bin_dir, report) for name in BINARIES}
     check_dockerfile(report)
@@ -903,8 +935,9 @@ def cmd_consistency(args: argparse.Namespace) -> int:
                 consumer_topics |= set(eff["topics"])
     check_partitions_in_dev_broker(partitions, consumer_topics, report)
     for name, b in binaries.items():
-        print(f"{name}: {len(b.env_names)} LEAFSYNC_* variables (--print-env), GET routes "
-              f"{' '.join(sorted(r for r in b.get_routes if ':' not in r))}, default http port {b.default_http_port}")
+        print(f"{name} --describe: {len(b.env_names)} LEAFSYNC_* variables, {len(b.config_keys)} settings, GET routes "
+              f"{' '.join(sorted(r for r in b.get_routes if ':' not in r))}, probes {b.probes}, metrics {b.metrics_path}, "
+              f"default http port {b.default_http_port}")
     print(f"partitions per topic (scripts/kafka.sh): {partitions}")
     for f in report.failures:
         print(f"FAIL {f}")
@@ -919,6 +952,7 @@ def main() -> int:
     p.add_argument("--k8s-version", action="append", default=[])
     p = sub.add_parser("consistency")
     p.add_argument("--bin-dir", default=str(ROOT / "build/bin"))
+    p.add_argument("--k8s-dir", default=str(K8S))
     args = parser.parse_args()
     if args.command == "validate":
         args.k8s_version = args.k8s_version or ["latest"]

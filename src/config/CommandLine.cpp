@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <stdexcept>
+#include <nlohmann/json.hpp>
 
 #include "leafsync/BuildInfo.h"
 #include "leafsync/ConsumerConfig.h"
@@ -50,6 +52,69 @@ std::optional<int> parseCommandLine(CLI::App& app, int argc, char** argv) {
     int code = app.exit(e, std::cout, std::cerr);
     return code == 0 ? 0 : kExitUsage;
   }
+}
+
+namespace {
+
+nlohmann::json describeOption(const CLI::Option& o) {
+  bool flag = o.get_type_size() == 0 || o.get_expected_max() == 0;
+  nlohmann::json d = {{"name", o.get_name()}, {"flag", flag}, {"required", o.get_required()}};
+  if (!flag) d["type"] = o.get_type_name();
+  if (!o.get_default_str().empty()) d["default"] = o.get_default_str();
+  if (!o.get_envname().empty()) d["env"] = o.get_envname();
+  return d;
+}
+
+void collectOptionEnvironment(const CLI::App& app, const std::string& command, nlohmann::json& out) {
+  for (const CLI::Option* o : app.get_options()) {
+    if (o->get_envname().empty()) continue;
+    nlohmann::json e = {{"name", o->get_envname()}, {"key", nullptr}, {"option", o->get_name()},
+                        {"type", o->get_type_name()}, {"default", o->get_default_str()}};
+    if (!command.empty()) e["command"] = command;
+    out.push_back(e);
+  }
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    collectOptionEnvironment(*sub, sub->get_name(), out);
+  }
+}
+
+}  // namespace
+
+nlohmann::json describeCommandLine(const CLI::App& app) {
+  nlohmann::json options = nlohmann::json::array();
+  for (const CLI::Option* o : app.get_options()) options.push_back(describeOption(*o));
+  nlohmann::json commands = nlohmann::json::array();
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    nlohmann::json c = describeCommandLine(*sub);
+    c["name"] = sub->get_name();
+    commands.push_back(c);
+  }
+  return {{"options", options}, {"commands", commands}};
+}
+
+nlohmann::json describeOptionEnvironment(const CLI::App& app) {
+  nlohmann::json env = nlohmann::json::array();
+  collectOptionEnvironment(app, "", env);
+  return env;
+}
+
+nlohmann::json describeSettingSource(const nlohmann::json& settings, const std::string& key) {
+  for (const nlohmann::json& k : settings.at("keys")) {
+    if (k.at("key") == key) return {{"key", key}, {"env", k.at("env")}, {"default", k.at("default")}};
+  }
+  throw std::logic_error("no setting " + key + " in the table");
+}
+
+std::string describeBinary(const std::string& program, const CLI::App& app, const nlohmann::json& settings,
+                           const nlohmann::json& env, const nlohmann::json& http) {
+  nlohmann::json d = {{"binary", program},
+                      {"version", std::string(buildVersion())},
+                      {"commit", std::string(buildCommit())},
+                      {"command_line", describeCommandLine(app)},
+                      {"config", settings},
+                      {"env", env},
+                      {"http", http}};
+  return d.dump(2) + "\n";
 }
 
 int runLogged(const std::function<int()>& body) {

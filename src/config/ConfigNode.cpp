@@ -47,7 +47,9 @@ ConfigNode ConfigNode::operator[](const std::string& key) const {
   std::string path = join(path_, key);
   doc_->read.insert(path);
   const YAML::Node& self = node_;  // const lookup: never adds the key to the document
-  YAML::Node child = self.IsMap() ? self[key] : YAML::Node(YAML::NodeType::Undefined);
+  // An absent key is a node that throws on every question but IsDefined(): ask that first,
+  // so that lookups chain through absent sections ("database.url" without `database:`).
+  YAML::Node child = self.IsDefined() && self.IsMap() ? self[key] : YAML::Node(YAML::NodeType::Undefined);
   return ConfigNode(child, std::move(path), doc_);
 }
 

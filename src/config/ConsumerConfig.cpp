@@ -1,6 +1,6 @@
 #include "leafsync/ConsumerConfig.h"
 
-#include "leafsync/ConfigSupport.h"
+#include "leafsync/ConfigSetting.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -19,7 +19,7 @@ void setStartWhenEmpty(ConsumerConfig& c, const std::string& value) {
   c.start_from_latest_when_empty = value == "latest";
 }
 
-void setLogLevel(ConsumerConfig& c, const std::string& value) {
+void setLevel(ConsumerConfig& c, const std::string& value) {
   auto level = parseLogLevel(value);
   if (!level) throw ConfigError("log_level must be debug, info, warn or error, got '" + value + "'");
   c.log_level = *level;
@@ -42,67 +42,106 @@ std::vector<TopicConfig> parseTopicList(const std::string& list) {
   return topics;
 }
 
-using Setter = void (*)(ConsumerConfig&, const std::string&);
-struct Override {
-  EnvOverride doc;
-  Setter apply;
-};
+std::vector<TopicConfig> parseTopicItems(const ConfigNode& items) {
+  std::vector<TopicConfig> topics;
+  for (const auto& t : items) {
+    TopicConfig topic;
+    topic.name = yamlValue<std::string>(t["name"], "topics[].name");
+    std::string plant = t["plant"] ? yamlValue<std::string>(t["plant"], "topics[].plant") : topic.name;
+    auto parsed = parsePlant(plant);
+    if (!parsed) throw ConfigError(items.file() + ": topic '" + topic.name + "' has unknown plant '" + plant + "'");
+    topic.plant = *parsed;
+    std::string format = t["format"] ? yamlValue<std::string>(t["format"], "topics[].format") : "native";
+    if (format == "native") {
+      topic.format = EventFormat::Native;
+    } else if (format == "debezium") {
+      topic.format = EventFormat::Debezium;
+    } else {
+      throw ConfigError(items.file() + ": topic '" + topic.name + "' format must be native or debezium");
+    }
+    topics.push_back(topic);
+  }
+  return topics;
+}
 
-const std::vector<Override>& overrides() {
-  static const std::vector<Override> table = {
-      {{"LEAFSYNC_BOOTSTRAP_SERVERS", "kafka: bootstrap.servers"},
-       [](ConsumerConfig& c, const std::string& v) { c.kafka["bootstrap.servers"] = v; }},
-      {{"LEAFSYNC_GROUP_ID", "kafka: group.id"},
-       [](ConsumerConfig& c, const std::string& v) { c.kafka["group.id"] = v; }},
-      {{"LEAFSYNC_GROUP_INSTANCE_ID", "kafka: group.instance.id (static membership)"},
-       [](ConsumerConfig& c, const std::string& v) { c.kafka["group.instance.id"] = v; }},
-      {{"LEAFSYNC_DATABASE_URL", "database.url"},
-       [](ConsumerConfig& c, const std::string& v) { c.database_url = v; }},
-      {{"LEAFSYNC_HTTP_PORT", "http.port"},
-       [](ConsumerConfig& c, const std::string& v) {
-         c.http_port = parseIntSetting(v, "LEAFSYNC_HTTP_PORT", 0, 65535);
-       }},
-      {{"LEAFSYNC_HTTP_THREADS", "http.threads"},
-       [](ConsumerConfig& c, const std::string& v) {
-         c.http_threads = parseIntSetting(v, "LEAFSYNC_HTTP_THREADS", 1, 64);
-       }},
-      {{"LEAFSYNC_BATCH_SIZE", "apply.batch_size"},
-       [](ConsumerConfig& c, const std::string& v) {
-         c.batch_size = parseIntSetting(v, "LEAFSYNC_BATCH_SIZE", 1, 100000);
-       }},
-      {{"LEAFSYNC_LINGER_MS", "apply.linger_ms"},
-       [](ConsumerConfig& c, const std::string& v) {
-         c.linger_ms = parseIntSetting(v, "LEAFSYNC_LINGER_MS", 0, 60000);
-       }},
-      {{"LEAFSYNC_DLQ_TOPIC", "kafka.dead_letter_topic"},
-       [](ConsumerConfig& c, const std::string& v) { c.dead_letter_topic = v; }},
-      {{"LEAFSYNC_START_WHEN_EMPTY", "kafka.start_when_empty"}, setStartWhenEmpty},
-      {{"LEAFSYNC_FIRST_ASSIGNMENT_WAIT_MS", "kafka.first_assignment_wait_ms"},
-       [](ConsumerConfig& c, const std::string& v) {
-         c.first_assignment_wait_ms = parseIntSetting(v, "LEAFSYNC_FIRST_ASSIGNMENT_WAIT_MS", 0, kMaxFirstAssignmentWaitMs);
-       }},
-      {{"LEAFSYNC_TOPICS", "topics (comma-separated plant topics, native format)"},
-       [](ConsumerConfig& c, const std::string& v) { c.topics = parseTopicList(v); }},
-      {{"LEAFSYNC_PRODUCER_URL", "producer_url"},
-       [](ConsumerConfig& c, const std::string& v) { c.producer_url = v; }},
-      {{"LEAFSYNC_WRITE_WAIT_MS", "write_wait_ms"},
-       [](ConsumerConfig& c, const std::string& v) {
-         c.write_wait_ms = parseIntSetting(v, "LEAFSYNC_WRITE_WAIT_MS", 0, 600000);
-       }},
-      {{"LEAFSYNC_READY_MAX_LAG", "ready_max_lag"},
-       [](ConsumerConfig& c, const std::string& v) {
-         c.ready_max_lag = parseIntSetting(v, "LEAFSYNC_READY_MAX_LAG", 0, 100000000);
-       }},
-      {{"LEAFSYNC_STALL_AFTER_S", "stall_after_s"},
-       [](ConsumerConfig& c, const std::string& v) {
-         c.stall_after_s = parseIntSetting(v, "LEAFSYNC_STALL_AFTER_S", 1, 86400);
-       }},
-      {{"LEAFSYNC_LOG_LEVEL", "log_level"}, setLogLevel},
-      {{"LEAFSYNC_MEMORY_BUDGET_MB", "memory.budget_mb"},
-       [](ConsumerConfig& c, const std::string& v) {
-         c.memory_budget_mb = parseIntSetting(v, "LEAFSYNC_MEMORY_BUDGET_MB", 0, 1 << 20);
-       }},
+nlohmann::json plantNames() {
+  nlohmann::json names = nlohmann::json::array();
+  for (Plant p : kAllPlants) names.push_back(std::string(plantName(p)));
+  return names;
+}
+
+using Setting = ConfigSetting<ConsumerConfig>;
+
+// Every key of consumer.yaml and every LEAFSYNC_* variable the consumer reads.
+std::vector<Setting> makeSettings() {
+  using C = ConsumerConfig;
+  std::vector<Setting> t;
+  Setting properties = stringSetting<C>("kafka.properties", "LEAFSYNC_KAFKA_PROPERTIES", &C::kafka_properties_file, "path");
+  properties.note = "JSON file of librdkafka settings, required; from the file relative to the YAML's folder";
+  properties.from_yaml = [](C& c, const ConfigNode& node) {
+    c.kafka_properties_file = resolveNextTo(node.file(), yamlValue<std::string>(node, "kafka.properties"));
   };
+  properties.value = nullptr;
+  t.push_back(properties);
+  t.push_back(kafkaPropertySetting<C>("LEAFSYNC_BOOTSTRAP_SERVERS", "bootstrap.servers"));
+  t.push_back(kafkaPropertySetting<C>("LEAFSYNC_GROUP_ID", "group.id"));
+  t.push_back(kafkaPropertySetting<C>("LEAFSYNC_GROUP_INSTANCE_ID", "group.instance.id", "static membership"));
+  t.push_back(stringSetting<C>("kafka.dead_letter_topic", "LEAFSYNC_DLQ_TOPIC", &C::dead_letter_topic));
+
+  Setting start = setting<C>("kafka.start_when_empty", "LEAFSYNC_START_WHEN_EMPTY", "enum",
+                "where a partition without a committed offset starts");
+  start.from_yaml = [](C& c, const ConfigNode& n) { setStartWhenEmpty(c, yamlValue<std::string>(n, "kafka.start_when_empty")); };
+  start.from_env = setStartWhenEmpty;
+  start.value = [](const C& c) { return nlohmann::json(c.start_from_latest_when_empty ? "latest" : "earliest"); };
+  start.limits = {{"values", {"earliest", "latest"}}};
+  t.push_back(start);
+  t.push_back(intSetting<C>("kafka.first_assignment_wait_ms", "LEAFSYNC_FIRST_ASSIGNMENT_WAIT_MS",
+                            &C::first_assignment_wait_ms, 0, kMaxFirstAssignmentWaitMs));
+
+  Setting topics = setting<C>("topics", "LEAFSYNC_TOPICS", "list",
+                 "the topics to consume; the variable: comma-separated plant topics, native format");
+  topics.from_yaml = [](C& c, const ConfigNode& n) { c.topics = parseTopicItems(n); };
+  topics.from_env = [](C& c, const std::string& v) { c.topics = parseTopicList(v); };
+  topics.value = [](const C& c) {
+    if (c.topics.empty()) return plantNames();  // none listed: every plant's topic (loadConsumerConfig)
+    nlohmann::json names = nlohmann::json::array();
+    for (const TopicConfig& topic : c.topics) names.push_back(topic.name);
+    return names;
+  };
+  t.push_back(topics);
+  // Read item by item by the topics row (parseTopicItems).
+  Setting name = setting<C>("topics[].name", "", "string", "the Kafka topic, required");
+  t.push_back(name);
+  Setting plant = setting<C>("topics[].plant", "", "enum", "the plant its events belong to; default: the topic's name");
+  plant.limits = {{"values", plantNames()}};
+  t.push_back(plant);
+  Setting format = setting<C>("topics[].format", "", "enum", "the events' format");
+  format.value = [](const C&) { return nlohmann::json("native"); };
+  format.limits = {{"values", {"native", "debezium"}}};
+  t.push_back(format);
+
+  t.push_back(stringSetting<C>("database.url", "LEAFSYNC_DATABASE_URL", &C::database_url));
+  t.push_back(intSetting<C>("apply.batch_size", "LEAFSYNC_BATCH_SIZE", &C::batch_size, 1, 100000));
+  t.push_back(intSetting<C>("apply.linger_ms", "LEAFSYNC_LINGER_MS", &C::linger_ms, 0, 60000));
+  t.push_back(intSetting<C>("http.port", "LEAFSYNC_HTTP_PORT", &C::http_port, 0, 65535));
+  t.push_back(intSetting<C>("http.threads", "LEAFSYNC_HTTP_THREADS", &C::http_threads, 1, 64));
+  t.push_back(stringSetting<C>("producer_url", "LEAFSYNC_PRODUCER_URL", &C::producer_url));
+  t.push_back(intSetting<C>("write_wait_ms", "LEAFSYNC_WRITE_WAIT_MS", &C::write_wait_ms, 0, 600000));
+  t.push_back(intSetting<C>("ready_max_lag", "LEAFSYNC_READY_MAX_LAG", &C::ready_max_lag, 0, 100000000));
+  t.push_back(intSetting<C>("stall_after_s", "LEAFSYNC_STALL_AFTER_S", &C::stall_after_s, 1, 86400));
+
+  Setting level = setting<C>("log_level", "LEAFSYNC_LOG_LEVEL", "enum", "");
+  level.from_yaml = [](C& c, const ConfigNode& n) { setLevel(c, yamlValue<std::string>(n, "log_level")); };
+  level.from_env = setLevel;
+  level.value = [](const C& c) { return nlohmann::json(logLevelName(c.log_level)); };
+  level.limits = {{"values", {"debug", "info", "warn", "error"}}};
+  t.push_back(level);
+  t.push_back(intSetting<C>("memory.budget_mb", "LEAFSYNC_MEMORY_BUDGET_MB", &C::memory_budget_mb, 0, 1 << 20));
+  return t;
+}
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> table = makeSettings();
   return table;
 }
 
@@ -117,14 +156,11 @@ Environment processEnvironment() {
 }
 
 const std::vector<EnvOverride>& consumerEnvOverrides() {
-  static const std::vector<EnvOverride> docs = [] {
-    std::vector<EnvOverride> list;
-    for (const Override& o : overrides()) list.push_back(o.doc);
-    list.push_back({"LEAFSYNC_KAFKA_PROPERTIES", "kafka.properties (JSON file of librdkafka settings)"});
-    return list;
-  }();
+  static const std::vector<EnvOverride> docs = envOverridesOf(settings());
   return docs;
 }
+
+nlohmann::json describeConsumerSettings() { return describeSettings(settings()); }
 
 std::map<std::string, std::string> loadKafkaProperties(const std::string& json_path) {
   std::ifstream in(json_path);
@@ -149,77 +185,28 @@ std::map<std::string, std::string> loadKafkaProperties(const std::string& json_p
   return props;
 }
 
+std::map<std::string, std::string> withKafkaProperties(std::map<std::string, std::string> file,
+                                                       const std::map<std::string, std::string>& overrides) {
+  for (const auto& [key, value] : overrides) file[key] = value;
+  return file;
+}
+
+std::string resolveNextTo(const std::string& file, const std::string& path) {
+  fs::path p(path);
+  return p.is_relative() ? (fs::path(file).parent_path() / p).string() : path;
+}
+
 ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environment& env) {
   ConfigNode root = ConfigNode::load(yaml_path);
   ConsumerConfig c;
-  fs::path base = fs::path(yaml_path).parent_path();
-
-  std::string properties_file;
-  if (auto kafka = root["kafka"]) {
-    if (kafka["properties"]) properties_file = yamlValue<std::string>(kafka["properties"], "kafka.properties");
-    if (kafka["dead_letter_topic"]) c.dead_letter_topic = yamlValue<std::string>(kafka["dead_letter_topic"], "kafka.dead_letter_topic");
-    if (kafka["start_when_empty"]) setStartWhenEmpty(c, yamlValue<std::string>(kafka["start_when_empty"], "kafka.start_when_empty"));
-    if (kafka["first_assignment_wait_ms"]) {
-      c.first_assignment_wait_ms = yamlValue<int>(kafka["first_assignment_wait_ms"], "kafka.first_assignment_wait_ms");
-    }
-  }
-  if (auto from_env = env("LEAFSYNC_KAFKA_PROPERTIES")) properties_file = *from_env;
-  if (properties_file.empty()) throw ConfigError(yaml_path + ": kafka.properties is required");
-  fs::path props_path(properties_file);
-  if (props_path.is_relative() && !env("LEAFSYNC_KAFKA_PROPERTIES")) props_path = base / props_path;
-  c.kafka = loadKafkaProperties(props_path.string());
-
-  if (auto topics = root["topics"]) {
-    for (const auto& t : topics) {
-      TopicConfig topic;
-      topic.name = yamlValue<std::string>(t["name"], "topics[].name");
-      std::string plant = t["plant"] ? yamlValue<std::string>(t["plant"], "topics[].plant") : topic.name;
-      auto parsed = parsePlant(plant);
-      if (!parsed) throw ConfigError(yaml_path + ": topic '" + topic.name + "' has unknown plant '" + plant + "'");
-      topic.plant = *parsed;
-      std::string format = t["format"] ? yamlValue<std::string>(t["format"], "topics[].format") : "native";
-      if (format == "native") {
-        topic.format = EventFormat::Native;
-      } else if (format == "debezium") {
-        topic.format = EventFormat::Debezium;
-      } else {
-        throw ConfigError(yaml_path + ": topic '" + topic.name + "' format must be native or debezium");
-      }
-      c.topics.push_back(topic);
-    }
-  }
-  if (auto db = root["database"]; db && db["url"]) c.database_url = yamlValue<std::string>(db["url"], "database.url");
-  if (auto apply = root["apply"]) {
-    if (apply["batch_size"]) c.batch_size = yamlValue<int>(apply["batch_size"], "apply.batch_size");
-    if (apply["linger_ms"]) c.linger_ms = yamlValue<int>(apply["linger_ms"], "apply.linger_ms");
-  }
-  if (auto http = root["http"]) {
-    if (http["port"]) c.http_port = yamlValue<int>(http["port"], "http.port");
-    if (http["threads"]) c.http_threads = yamlValue<int>(http["threads"], "http.threads");
-  }
-  if (root["producer_url"]) c.producer_url = yamlValue<std::string>(root["producer_url"], "producer_url");
-  if (root["ready_max_lag"]) c.ready_max_lag = yamlValue<int>(root["ready_max_lag"], "ready_max_lag");
-  if (root["stall_after_s"]) c.stall_after_s = yamlValue<int>(root["stall_after_s"], "stall_after_s");
-  if (root["write_wait_ms"]) c.write_wait_ms = yamlValue<int>(root["write_wait_ms"], "write_wait_ms");
-  if (auto memory = root["memory"]; memory && memory["budget_mb"]) {
-    c.memory_budget_mb = yamlValue<int>(memory["budget_mb"], "memory.budget_mb");
-  }
-  if (root["log_level"]) setLogLevel(c, yamlValue<std::string>(root["log_level"], "log_level"));
+  readYamlSettings(settings(), root, c);
   root.rejectUnknownKeys();
-
-  for (const Override& o : overrides()) {
-    if (auto value = env(o.doc.name)) o.apply(c, *value);
-  }
+  readEnvironmentSettings(settings(), env, c);
+  if (c.kafka_properties_file.empty()) throw ConfigError(yaml_path + ": kafka.properties is required");
+  c.kafka = withKafkaProperties(loadKafkaProperties(c.kafka_properties_file), c.kafka);
 
   if (c.topics.empty()) {
     for (Plant plant : kAllPlants) c.topics.push_back({std::string(plantName(plant)), plant, EventFormat::Native});
-  }
-  if (c.batch_size < 1) throw ConfigError("apply.batch_size must be at least 1");
-  if (c.linger_ms < 0) throw ConfigError("apply.linger_ms must not be negative");
-  if (c.memory_budget_mb < 0) throw ConfigError("memory.budget_mb must not be negative");
-  if (c.http_threads < 1) throw ConfigError("http.threads must be at least 1");
-  if (c.first_assignment_wait_ms < 0 || c.first_assignment_wait_ms > kMaxFirstAssignmentWaitMs) {
-    throw ConfigError("kafka.first_assignment_wait_ms must be in [0, " + std::to_string(kMaxFirstAssignmentWaitMs) + "]");
   }
   if (!c.kafka.count("bootstrap.servers")) throw ConfigError("bootstrap.servers is not set (kafka properties or LEAFSYNC_BOOTSTRAP_SERVERS)");
   if (!c.kafka.count("group.id")) throw ConfigError("group.id is not set (kafka properties or LEAFSYNC_GROUP_ID)");

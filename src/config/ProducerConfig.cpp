@@ -1,103 +1,86 @@
 #include "leafsync/ProducerConfig.h"
 
-#include <filesystem>
-
-#include "leafsync/ConfigSupport.h"
+#include "leafsync/ConfigSetting.h"
 
 namespace leafsync {
 namespace {
 
-using Setter = void (*)(ProducerConfig&, const std::string&);
-struct Override {
-  EnvOverride doc;
-  Setter apply;
-};
+using Setting = ConfigSetting<ProducerConfig>;
 
-const std::vector<Override>& overrides() {
-  static const std::vector<Override> table = {
-      {{"LEAFSYNC_BOOTSTRAP_SERVERS", "kafka: bootstrap.servers"},
-       [](ProducerConfig& c, const std::string& v) { c.kafka["bootstrap.servers"] = v; }},
-      {{"LEAFSYNC_DATABASE_URL", "database.url"},
-       [](ProducerConfig& c, const std::string& v) { c.database_url = v; }},
-      {{"LEAFSYNC_HTTP_PORT", "http.port"},
-       [](ProducerConfig& c, const std::string& v) { c.http_port = parseIntSetting(v, "LEAFSYNC_HTTP_PORT", 0, 65535); }},
-      {{"LEAFSYNC_HTTP_THREADS", "http.threads"},
-       [](ProducerConfig& c, const std::string& v) { c.http_threads = parseIntSetting(v, "LEAFSYNC_HTTP_THREADS", 1, 64); }},
-      {{"LEAFSYNC_MAX_BODY_BYTES", "http.max_body_bytes"},
-       [](ProducerConfig& c, const std::string& v) {
-         c.max_body_bytes = parseIntSetting(v, "LEAFSYNC_MAX_BODY_BYTES", 1024, 64 << 20);
-       }},
-      {{"LEAFSYNC_WRITE_TOKEN", "bearer token required on writes (secret; environment only)"},
-       [](ProducerConfig& c, const std::string& v) { c.write_token = v; }},
-      {{"LEAFSYNC_TOPIC_PREFIX", "topics: <prefix><plant> for every plant"},
-       [](ProducerConfig& c, const std::string& v) {
-         for (Plant p : kAllPlants) c.topics[plantIndex(p)] = v + std::string(plantName(p));
-       }},
-      {{"LEAFSYNC_LOG_LEVEL", "log_level"},
-       [](ProducerConfig& c, const std::string& v) {
-         auto level = parseLogLevel(v);
-         if (!level) throw ConfigError("LEAFSYNC_LOG_LEVEL must be debug, info, warn or error");
-         c.log_level = *level;
-       }},
+void setLevel(ProducerConfig& c, const std::string& value) {
+  auto level = parseLogLevel(value);
+  if (!level) throw ConfigError("log_level must be debug, info, warn or error, got '" + value + "'");
+  c.log_level = *level;
+}
+
+// Every key of producer.yaml and every LEAFSYNC_* variable the producer reads.
+std::vector<Setting> makeSettings() {
+  using C = ProducerConfig;
+  std::vector<Setting> t;
+  Setting properties = stringSetting<C>("kafka.properties", "LEAFSYNC_KAFKA_PROPERTIES", &C::kafka_properties_file, "path");
+  properties.note = "JSON file of librdkafka settings, required; from the file relative to the YAML's folder";
+  properties.from_yaml = [](C& c, const ConfigNode& node) {
+    c.kafka_properties_file = resolveNextTo(node.file(), yamlValue<std::string>(node, "kafka.properties"));
   };
+  properties.value = nullptr;
+  t.push_back(properties);
+  t.push_back(kafkaPropertySetting<C>("LEAFSYNC_BOOTSTRAP_SERVERS", "bootstrap.servers"));
+  for (Plant plant : kAllPlants) {
+    std::string key = "topics." + std::string(plantName(plant));
+    std::size_t index = plantIndex(plant);
+    Setting topic = setting<C>(key, "", "string", "the topic of this plant's events");
+    topic.from_yaml = [key, index](C& c, const ConfigNode& n) { c.topics[index] = yamlValue<std::string>(n, key); };
+    topic.value = [index](const C& c) { return nlohmann::json(c.topics[index]); };
+    t.push_back(topic);
+  }
+  Setting prefix = setting<C>("", "LEAFSYNC_TOPIC_PREFIX", "string", "topics: <prefix><plant> for every plant");
+  prefix.from_env = [](C& c, const std::string& v) {
+    for (Plant p : kAllPlants) c.topics[plantIndex(p)] = v + std::string(plantName(p));
+  };
+  t.push_back(prefix);
+  t.push_back(stringSetting<C>("database.url", "LEAFSYNC_DATABASE_URL", &C::database_url));
+  t.push_back(intSetting<C>("http.port", "LEAFSYNC_HTTP_PORT", &C::http_port, 0, 65535));
+  t.push_back(intSetting<C>("http.threads", "LEAFSYNC_HTTP_THREADS", &C::http_threads, 1, 64));
+  t.push_back(intSetting<C>("http.max_body_bytes", "LEAFSYNC_MAX_BODY_BYTES", &C::max_body_bytes, 1024, 64 << 20));
+  Setting token = setting<C>("", "LEAFSYNC_WRITE_TOKEN", "string", "bearer token required on writes (secret; environment only)");
+  token.from_env = [](C& c, const std::string& v) { c.write_token = v; };
+  token.value = [](const C& c) { return nlohmann::json(c.write_token); };
+  t.push_back(token);
+  t.push_back(intSetting<C>("relay.batch_size", "", &C::relay_batch_size, 1, 100000));
+  t.push_back(intSetting<C>("relay.poll_ms", "", &C::relay_poll_ms, 1, 60000));
+  Setting level = setting<C>("log_level", "LEAFSYNC_LOG_LEVEL", "enum", "");
+  level.from_yaml = [](C& c, const ConfigNode& n) { setLevel(c, yamlValue<std::string>(n, "log_level")); };
+  level.from_env = setLevel;
+  level.value = [](const C& c) { return nlohmann::json(logLevelName(c.log_level)); };
+  level.limits = {{"values", {"debug", "info", "warn", "error"}}};
+  t.push_back(level);
+  return t;
+}
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> table = makeSettings();
   return table;
 }
 
 }  // namespace
 
 const std::vector<EnvOverride>& producerEnvOverrides() {
-  static const std::vector<EnvOverride> docs = [] {
-    std::vector<EnvOverride> list;
-    for (const Override& o : overrides()) list.push_back(o.doc);
-    list.push_back({"LEAFSYNC_KAFKA_PROPERTIES", "kafka.properties (JSON file of librdkafka settings)"});
-    return list;
-  }();
+  static const std::vector<EnvOverride> docs = envOverridesOf(settings());
   return docs;
 }
+
+nlohmann::json describeProducerSettings() { return describeSettings(settings()); }
 
 ProducerConfig loadProducerConfig(const std::string& yaml_path, const Environment& env) {
   ConfigNode root = ConfigNode::load(yaml_path);
   ProducerConfig c;
-  std::string properties_file;
-  if (auto kafka = root["kafka"]; kafka && kafka["properties"]) {
-    properties_file = yamlValue<std::string>(kafka["properties"], "kafka.properties");
-  }
-  auto from_env = env("LEAFSYNC_KAFKA_PROPERTIES");
-  if (from_env) properties_file = *from_env;
-  if (properties_file.empty()) throw ConfigError(yaml_path + ": kafka.properties is required");
-  std::filesystem::path props_path(properties_file);
-  if (props_path.is_relative() && !from_env) props_path = std::filesystem::path(yaml_path).parent_path() / props_path;
-  c.kafka = loadKafkaProperties(props_path.string());
-
-  if (auto topics = root["topics"]) {
-    for (Plant plant : kAllPlants) {
-      std::string name(plantName(plant));
-      if (topics[name]) c.topics[plantIndex(plant)] = yamlValue<std::string>(topics[name], "topics." + name);
-    }
-  }
-  if (auto db = root["database"]; db && db["url"]) c.database_url = yamlValue<std::string>(db["url"], "database.url");
-  if (auto http = root["http"]) {
-    if (http["port"]) c.http_port = yamlValue<int>(http["port"], "http.port");
-    if (http["threads"]) c.http_threads = yamlValue<int>(http["threads"], "http.threads");
-    if (http["max_body_bytes"]) c.max_body_bytes = yamlValue<int>(http["max_body_bytes"], "http.max_body_bytes");
-  }
-  if (auto relay = root["relay"]) {
-    if (relay["batch_size"]) c.relay_batch_size = yamlValue<int>(relay["batch_size"], "relay.batch_size");
-    if (relay["poll_ms"]) c.relay_poll_ms = yamlValue<int>(relay["poll_ms"], "relay.poll_ms");
-  }
-  if (root["log_level"]) {
-    auto level = parseLogLevel(yamlValue<std::string>(root["log_level"], "log_level"));
-    if (!level) throw ConfigError("log_level must be debug, info, warn or error");
-    c.log_level = *level;
-  }
+  readYamlSettings(settings(), root, c);
   if (root["write_token"]) throw ConfigError(yaml_path + ": write_token must come from LEAFSYNC_WRITE_TOKEN, not a file");
   root.rejectUnknownKeys();
-
-  for (const Override& o : overrides()) {
-    if (auto value = env(o.doc.name)) o.apply(c, *value);
-  }
+  readEnvironmentSettings(settings(), env, c);
+  if (c.kafka_properties_file.empty()) throw ConfigError(yaml_path + ": kafka.properties is required");
+  c.kafka = withKafkaProperties(loadKafkaProperties(c.kafka_properties_file), c.kafka);
   if (!c.kafka.count("bootstrap.servers")) throw ConfigError("bootstrap.servers is not set");
-  if (c.relay_batch_size < 1 || c.relay_poll_ms < 1) throw ConfigError("relay.batch_size and relay.poll_ms must be positive");
   return c;
 }
 

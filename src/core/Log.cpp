@@ -44,6 +44,8 @@ void setLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 
 bool logEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
 
+std::string_view logLevelName(LogLevel level) { return kLevelNames[static_cast<int>(level)]; }
+
 std::optional<LogLevel> parseLogLevel(std::string_view name) {
   for (int i = 0; i < 4; ++i) {
     if (name == kLevelNames[i]) return static_cast<LogLevel>(i);

@@ -70,9 +70,9 @@ const char* const kRedocPage = R"(<!doctype html>
 </html>
 )";
 
-void serve(Rest::Router& router, const std::string& path, std::string_view body, const char* type, bool cache) {
+void serve(RouteTable& routes, const std::string& path, std::string_view body, const char* type, bool cache) {
   auto mime = Http::Mime::MediaType::fromString(type);
-  Rest::Routes::Get(router, path, guarded([body, mime, cache](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get(path, guarded([body, mime, cache](const Rest::Request& req, Http::ResponseWriter& res) {
     // The assets are versioned with the binary; the pages are small and always fetched.
     res.headers().add<Http::Header::CacheControl>(
         cache ? Http::CacheDirective(Http::CacheDirective::MaxAge, std::chrono::seconds(86400))
@@ -83,14 +83,14 @@ void serve(Rest::Router& router, const std::string& path, std::string_view body,
 
 }  // namespace
 
-void registerDocsRoutes(Rest::Router& router) {
-  serve(router, "/docs", kSwaggerPage, "text/html; charset=utf-8", false);
-  serve(router, "/docs/swagger-ui-bundle.js", embedded(leafsync_swagger_ui_js, leafsync_swagger_ui_js_end),
+void registerDocsRoutes(RouteTable& routes) {
+  serve(routes, "/docs", kSwaggerPage, "text/html; charset=utf-8", false);
+  serve(routes, "/docs/swagger-ui-bundle.js", embedded(leafsync_swagger_ui_js, leafsync_swagger_ui_js_end),
         "application/javascript; charset=utf-8", true);
-  serve(router, "/docs/swagger-ui.css", embedded(leafsync_swagger_ui_css, leafsync_swagger_ui_css_end),
+  serve(routes, "/docs/swagger-ui.css", embedded(leafsync_swagger_ui_css, leafsync_swagger_ui_css_end),
         "text/css; charset=utf-8", true);
-  serve(router, "/redoc", kRedocPage, "text/html; charset=utf-8", false);
-  serve(router, "/redoc/redoc.standalone.js", embedded(leafsync_redoc_js, leafsync_redoc_js_end),
+  serve(routes, "/redoc", kRedocPage, "text/html; charset=utf-8", false);
+  serve(routes, "/redoc/redoc.standalone.js", embedded(leafsync_redoc_js, leafsync_redoc_js_end),
         "application/javascript; charset=utf-8", true);
 }
 

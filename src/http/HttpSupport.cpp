@@ -141,8 +141,8 @@ HttpServer::~HttpServer() {
   if (started_) endpoint_->shutdown();
 }
 
-void HttpServer::start(Rest::Router& router) {
-  endpoint_->setHandler(std::make_shared<RequestGate>(std::make_shared<Rest::Router>(router), limits_));
+void HttpServer::start(RouteTable& routes) {
+  endpoint_->setHandler(std::make_shared<RequestGate>(std::make_shared<Rest::Router>(routes.router()), limits_));
   endpoint_->serveThreaded();
   started_ = true;
 }
@@ -304,27 +304,27 @@ void registerMethodNotAllowed(Rest::Router& router, const nlohmann::json& docume
 
 }  // namespace
 
-void registerOpenApiRoute(Rest::Router& router, const std::string& service) {
+void registerOpenApiRoute(RouteTable& routes, const std::string& service) {
   std::string document = openApiDocumentFor(service);
-  Rest::Routes::Get(router, "/openapi.json", guarded([document](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get("/openapi.json", guarded([document](const Rest::Request& req, Http::ResponseWriter& res) {
     sendJson(req, res, Code::Ok, document);
   }));
-  registerDocsRoutes(router);
-  registerMethodNotAllowed(router, nlohmann::json::parse(document));
+  registerDocsRoutes(routes);
+  registerMethodNotAllowed(routes.router(), nlohmann::json::parse(document));
 }
 
-void registerImageReadRoutes(Rest::Router& router, WithReader with_reader) {
+void registerImageReadRoutes(RouteTable& routes, WithReader with_reader) {
   auto slots = std::make_shared<ResponseSlots>(kMaxLargeResponses);
-  Rest::Routes::Get(router, "/ping", guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get("/ping", guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
     sendJson(req, res, Code::Ok, "\"Hello, I am alive\"");
   }));
 
-  Rest::Routes::Get(router, "/image-plant/is-deployed/", guarded([with_reader](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get("/image-plant/is-deployed/", guarded([with_reader](const Rest::Request& req, Http::ResponseWriter& res) {
     with_reader([&](ImageReader& reader) { reader.ping(); });
     sendJson(req, res, Code::Ok, R"({"is_deployed":true})");
   }));
 
-  Rest::Routes::Get(router, "/image-plant/:plant/total/", guarded([with_reader](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get("/image-plant/:plant/total/", guarded([with_reader](const Rest::Request& req, Http::ResponseWriter& res) {
     auto plant = plantParam(req);
     if (!plant) return sendError(req, res, Code::Not_Found, unknownPlantDetail(req.param(":plant").as<std::string>()));
     std::int64_t total = 0;
@@ -332,7 +332,7 @@ void registerImageReadRoutes(Rest::Router& router, WithReader with_reader) {
     sendJson(req, res, Code::Ok, nlohmann::json{{"total_images", total}}.dump());
   }));
 
-  Rest::Routes::Get(router, "/image-plant/:plant/", guarded([with_reader, slots](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get("/image-plant/:plant/", guarded([with_reader, slots](const Rest::Request& req, Http::ResponseWriter& res) {
     auto plant = plantParam(req);
     if (!plant) return sendError(req, res, Code::Not_Found, unknownPlantDetail(req.param(":plant").as<std::string>()));
     std::int64_t after_id = 0;
@@ -355,7 +355,7 @@ void registerImageReadRoutes(Rest::Router& router, WithReader with_reader) {
     sendLargeJson(req, res, page.body, std::move(page.slot));
   }));
 
-  Rest::Routes::Get(router, "/image-plant/:plant/:id", guarded([with_reader, slots](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get("/image-plant/:plant/:id", guarded([with_reader, slots](const Rest::Request& req, Http::ResponseWriter& res) {
     auto plant = plantParam(req);
     if (!plant) return sendError(req, res, Code::Not_Found, unknownPlantDetail(req.param(":plant").as<std::string>()));
     auto id = idParam(req);
@@ -375,7 +375,7 @@ void registerImageReadRoutes(Rest::Router& router, WithReader with_reader) {
     sendLargeJson(req, res, body, std::move(slot));
   }));
 
-  router.addNotFoundHandler(guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.router().addNotFoundHandler(guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
     sendError(req, res, Code::Not_Found, "no route for " + std::string(Http::methodString(req.method())) + " " + req.resource());
   }));
 }

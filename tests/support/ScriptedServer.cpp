@@ -24,8 +24,10 @@ bool portFree(std::uint16_t port) {
   return free;
 }
 
-// Below Linux's ephemeral range (32768+), where an outgoing connection could take it; the
-// port after it is free too (the broker's controller listens there).
+}  // namespace
+
+// Below the ephemeral range, where an outgoing connection could take it; the port after it is
+// free too (the broker's controller listens there).
 std::uint16_t freePortPair() {
   std::random_device seed;
   std::mt19937 rng(seed());
@@ -36,8 +38,6 @@ std::uint16_t freePortPair() {
   }
   throw std::runtime_error("no free port pair in 26000-31999");
 }
-
-}  // namespace
 
 ScriptedServer::ScriptedServer(Kind kind) : kind_(kind), port_(freePortPair()) { start(); }
 

@@ -5,6 +5,9 @@
 
 namespace leafsync::testing {
 
+// A port nothing listens on, and the one after it, below Linux's ephemeral range (32768+).
+std::uint16_t freePortPair();
+
 // A Kafka broker or PostgreSQL server of one test's own, started and stopped by the project's
 // scripts (scripts/kafka.sh, scripts/postgres.sh) on a free port below 32768, so a test that
 // stops it disturbs no other test. Data is deleted when the object goes away.

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 
@@ -33,6 +34,23 @@ CLI::Validator positiveNumber();
 // Parses argv into `app`. Returns the exit code when the program ends here (0 after --help or
 // --version, kExitUsage after a usage error, printed to stderr), std::nullopt to go on.
 std::optional<int> parseCommandLine(CLI::App& app, int argc, char** argv);
+
+// --describe: what a binary reads and serves, as one JSON document on stdout (docs/cli.md;
+// scripts/check_manifests.py checks the manifests against it). Each part comes from the table
+// the binary itself uses: the command line from `app` (CLI11's options, their environment
+// variables and defaults), `settings` from the config loader's table ({"keys", "env"}, or null
+// for a binary without a config file), `http` from the RouteTable its server registers.
+constexpr const char* kDescribeFlag = "--describe";
+constexpr const char* kDescribeHelp =
+    "print what this binary reads and serves (settings, LEAFSYNC_* variables, HTTP port, routes) as JSON, then exit";
+nlohmann::json describeCommandLine(const CLI::App& app);
+// The LEAFSYNC_* variables CLI11 reads for options (Option::envname), as --describe lists them.
+nlohmann::json describeOptionEnvironment(const CLI::App& app);
+// {"key", "env", "default"} of one key of describeConsumerSettings()/describeProducerSettings()
+// (where the HTTP port comes from); throws std::logic_error when the table has no such key.
+nlohmann::json describeSettingSource(const nlohmann::json& settings, const std::string& key);
+std::string describeBinary(const std::string& program, const CLI::App& app, const nlohmann::json& settings,
+                           const nlohmann::json& env, const nlohmann::json& http);
 
 // Runs what the command line asked for; what escapes it is a runtime failure (kExitRuntime):
 // a ConfigError is logged as config_error, anything else as failed.

@@ -26,6 +26,8 @@ class ConfigNode {
   const YAML::Node& yaml() const { return node_; }
   // The dotted key of this node ("http.port", "topics[].name").
   const std::string& path() const { return path_; }
+  // The file the document was loaded from.
+  const std::string& file() const { return doc_->file; }
 
   // The items of a list ("topics[]"); an absent key is an empty list, another type an error.
   class Iterator {

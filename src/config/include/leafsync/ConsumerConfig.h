@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -44,6 +45,8 @@ struct ConsumerConfig {
   // manifests' grace period minus preStop (scripts/check_manifests.py checks it).
   int first_assignment_wait_ms = 3000;
   std::vector<TopicConfig> topics;
+  // The JSON file `kafka` was read from (kafka.properties, LEAFSYNC_KAFKA_PROPERTIES).
+  std::string kafka_properties_file;
   std::string database_url = "sqlite:var/consumer_plant_db.sqlite";
   int batch_size = 1000;
   int linger_ms = 20;
@@ -66,16 +69,24 @@ struct ConsumerConfig {
   std::size_t batch_max_bytes = 0;
 };
 
-// One environment variable that overrides a setting, for the README and the manifests check.
+// One environment variable that overrides a setting, as --print-env lists it.
 struct EnvOverride {
-  const char* name;
-  const char* setting;
+  std::string name;
+  std::string setting;
 };
 const std::vector<EnvOverride>& consumerEnvOverrides();
+// {"keys": [...], "env": [...]}: every key of consumer.yaml and every LEAFSYNC_* variable
+// the loader reads, with type, bounds and default (the loader's own table; --describe).
+nlohmann::json describeConsumerSettings();
 
 // Throws ConfigError naming the file and the setting that is wrong.
 ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environment& env);
 
 std::map<std::string, std::string> loadKafkaProperties(const std::string& json_path);
+// The file's properties with `overrides` (set from LEAFSYNC_* variables) replacing theirs.
+std::map<std::string, std::string> withKafkaProperties(std::map<std::string, std::string> file,
+                                                       const std::map<std::string, std::string>& overrides);
+// `path` as a file next to `file` when relative (a path inside a config file).
+std::string resolveNextTo(const std::string& file, const std::string& path);
 
 }  // namespace leafsync

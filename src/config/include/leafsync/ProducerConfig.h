@@ -11,6 +11,7 @@ namespace leafsync {
 
 struct ProducerConfig {
   std::map<std::string, std::string> kafka;  // librdkafka properties, passed through
+  std::string kafka_properties_file;         // the JSON file they were read from
   std::array<std::string, 3> topics = {"potato", "tomato", "pepper"};  // by plant index
   std::string database_url = "sqlite:var/producer_plant_db.sqlite";
   int http_port = 8080;
@@ -25,6 +26,9 @@ struct ProducerConfig {
 };
 
 const std::vector<EnvOverride>& producerEnvOverrides();
+// {"keys": [...], "env": [...]}: every key of producer.yaml and every LEAFSYNC_* variable the
+// loader reads, with type, bounds and default (the loader's own table; --describe).
+nlohmann::json describeProducerSettings();
 
 // Throws ConfigError naming the setting that is wrong.
 ProducerConfig loadProducerConfig(const std::string& yaml_path, const Environment& env);

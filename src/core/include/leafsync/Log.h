@@ -31,5 +31,6 @@ void logEvent(LogLevel level, std::string_view event, std::initializer_list<LogF
 void setLogLevel(LogLevel level);
 bool logEnabled(LogLevel level);
 std::optional<LogLevel> parseLogLevel(std::string_view name);
+std::string_view logLevelName(LogLevel level);  // what parseLogLevel reads: "debug" ... "error"
 
 }  // namespace leafsync

@@ -17,6 +17,7 @@
 #include "leafsync/ImageRecord.h"
 #include "leafsync/Plant.h"
 #include "leafsync/RequestGate.h"
+#include "leafsync/RouteTable.h"
 
 namespace leafsync {
 
@@ -78,14 +79,14 @@ using WithReader = std::function<void(const std::function<void(ImageReader&)>& u
 // The seed's read endpoints, the same on the image-api and on the copy: /ping,
 // /image-plant/is-deployed/, /image-plant/{plant}/total/, /image-plant/{plant}/{id}, the
 // paginated listing /image-plant/{plant}/?after_id=&limit=, and a JSON 404 for other paths.
-void registerImageReadRoutes(Pistache::Rest::Router& router, WithReader with_reader);
+void registerImageReadRoutes(RouteTable& routes, WithReader with_reader);
 
 // GET /openapi.json: docs/openapi.json as `service` ("consumer", "producer") serves it; and
 // the interactive docs over it (registerDocsRoutes).
-void registerOpenApiRoute(Pistache::Rest::Router& router, const std::string& service);
+void registerOpenApiRoute(RouteTable& routes, const std::string& service);
 
 // GET /docs (Swagger UI) and /redoc (ReDoc), their files compiled in (DocsUi.cpp).
-void registerDocsRoutes(Pistache::Rest::Router& router);
+void registerDocsRoutes(RouteTable& routes);
 
 // Owns a Pistache endpoint serving a router on 0.0.0.0:port (port 0 picks a free one),
 // behind a RequestGate with HttpLimits' timeouts and `max_body_bytes`.
@@ -96,7 +97,7 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  void start(Pistache::Rest::Router& router);
+  void start(RouteTable& routes);
   std::uint16_t port() const;
 
  private:
