@@ -124,25 +124,28 @@ HttpServer::HttpServer(std::uint16_t port, int threads, std::size_t max_body_byt
   limits_.max_body_bytes = max_body_bytes;
   // The gate hands Pistache's parser one checked request at a time, so its own limit (a
   // text/plain 413) is never what a client meets, and its parser sits at the request line
-  // until then: its timer closes a connection idle after an answer (idle_timeout) or
-  // silent mid-request (a second after the longer of our timeouts, with a bare 408); a
-  // client that still trickles bytes gets the gate's JSON 408 first.
+  // until then: its timer closes, without an answer, a connection idle before its first
+  // request or after an answer (idle_timeout). A client silent or trickling mid-request gets
+  // the gate's JSON 408 at our timeouts; Pistache's would come (bodiless) two seconds later,
+  // on a connection the gate has already answered and half-closed.
   auto options = Http::Endpoint::options()
                      .threads(threads)
                      .flags(Tcp::Options::ReuseAddr)
                      .maxRequestSize(limits_.max_header_bytes + limits_.max_body_bytes + 1024)
-                     .headerTimeout(std::max(limits_.header_timeout, limits_.body_timeout) + std::chrono::seconds(1))
-                     .bodyTimeout(limits_.body_timeout + std::chrono::seconds(1))
+                     .headerTimeout(std::max(limits_.header_timeout, limits_.body_timeout) + std::chrono::seconds(2))
+                     .bodyTimeout(limits_.body_timeout + std::chrono::seconds(2))
                      .keepaliveTimeout(limits_.idle_timeout);
   endpoint_->init(options);
 }
 
 HttpServer::~HttpServer() {
+  if (gate_) gate_->stopTimer();  // its thread calls into the transports' gates
   if (started_) endpoint_->shutdown();
 }
 
 void HttpServer::start(Rest::Router& router) {
-  endpoint_->setHandler(std::make_shared<RequestGate>(std::make_shared<Rest::Router>(router), limits_));
+  gate_ = std::make_shared<RequestGate>(std::make_shared<Rest::Router>(router), limits_);
+  endpoint_->setHandler(gate_);
   endpoint_->serveThreaded();
   started_ = true;
 }

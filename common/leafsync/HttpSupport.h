@@ -102,6 +102,7 @@ class HttpServer {
  private:
   std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
   HttpLimits limits_;
+  std::shared_ptr<RequestGate> gate_;
   bool started_ = false;
 };
 

@@ -5,10 +5,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "leafsync/HttpSupport.h"
 #include "leafsync/Log.h"
@@ -143,15 +147,72 @@ struct RequestGate::PeerState {
   bool closing = false;  // refused or asked to close: the rest is read and dropped
 };
 
+struct RequestGate::SilenceTimer {
+  // Well under the second by which Pistache's timeouts trail the gate's (HttpServer).
+  static constexpr std::chrono::milliseconds kTick{200};
+
+  SilenceTimer() : thread([this] { run(); }) {}
+  ~SilenceTimer() { stop(); }
+
+  void watch(const std::shared_ptr<Tcp::Peer>& peer, const std::shared_ptr<PeerState>& state) {
+    std::lock_guard<std::mutex> lock(mutex);
+    watched.emplace_back(peer, state);
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    if (thread.joinable() && thread.get_id() != std::this_thread::get_id()) thread.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!wake.wait_for(lock, kTick, [this] { return stopping; })) {
+      watched.erase(std::remove_if(watched.begin(), watched.end(),
+                                   [](const auto& entry) { return entry.first.expired() || entry.second.expired(); }),
+                    watched.end());
+      auto entries = watched;  // checked without the lock: new connections are not held up
+      lock.unlock();
+      for (const auto& [weak_peer, weak_state] : entries) {
+        auto peer = weak_peer.lock();
+        auto state = weak_state.lock();
+        if (!peer || !state) continue;
+        // Busy: its handler is running (not a silent client) or its bytes are being read.
+        std::unique_lock<std::recursive_mutex> held(state->mutex, std::try_to_lock);
+        if (!held) continue;
+        // drain() answers the 408 once the request's timeout has passed.
+        if (state->started && !state->closing && !state->awaiting_answer) state->gate->drain(peer, *state);
+      }
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  std::vector<std::pair<std::weak_ptr<Tcp::Peer>, std::weak_ptr<PeerState>>> watched;
+  std::thread thread;  // last: starts once the rest is built
+};
+
 RequestGate::RequestGate(std::shared_ptr<Rest::Router> router, HttpLimits limits)
-    : router_(std::move(router)), limits_(limits) {}
+    : router_(std::move(router)), limits_(limits), timer_(std::make_shared<SilenceTimer>()) {}
+
+void RequestGate::stopTimer() { timer_->stop(); }
 
 void RequestGate::onConnection(const std::shared_ptr<Tcp::Peer>& peer) {
   // What Pistache's own onConnection does (its parser, which its idle timer also reads), and ours.
   peer->putData(ParserData, std::make_shared<Http::RequestParser>(getMaxRequestSize()));
+  // No request yet: Pistache's timer applies the idle timeout and closes without an answer
+  // (not its bodiless 408) a connection on which nothing comes.
+  peer->setIdle(true);
   auto state = std::make_shared<PeerState>();
   state->gate = this;
   peer->putData(kStateKey, state);
+  timer_->watch(peer, state);
 }
 
 void RequestGate::onInput(const char* buffer, std::size_t len, const std::shared_ptr<Tcp::Peer>& peer) {
@@ -159,7 +220,12 @@ void RequestGate::onInput(const char* buffer, std::size_t len, const std::shared
   std::lock_guard<std::recursive_mutex> lock(state->mutex);
   if (state->closing) return;
   peer->setIdle(false);  // a request under way: Pistache's timer now applies its header timeout
-  if (!state->started) state->started = std::chrono::steady_clock::now();
+  if (!state->started) {
+    state->started = std::chrono::steady_clock::now();
+    // Pistache's timer measures from its parser's last reset: from this first byte, as ours
+    // does, not from the previous answer (which would cut a late request short).
+    getParser(peer)->reset();
+  }
   state->pending.append(buffer, len);
   drain(peer, *state);
 }
@@ -173,6 +239,10 @@ void RequestGate::answered(const std::shared_ptr<Tcp::Peer>& peer, bool close) {
   if (close) {
     state->closing = true;
     state->pending.clear();
+  } else if (!state->pending.empty()) {
+    state->started = std::chrono::steady_clock::now();  // it waited on us, not on its client
+  } else {
+    peer->setIdle(true);  // kept alive: the idle timeout applies, and closes without an answer
   }
   if (!state->dispatching) state->gate->drain(peer, *state);
 }

@@ -36,9 +36,19 @@ class RequestGate : public Pistache::Http::Handler {
   // ends after it): the gate may hand on the next pipelined request.
   static void answered(const std::shared_ptr<Pistache::Tcp::Peer>& peer, bool close);
 
+  // Stops the timer that answers silent clients; before the endpoint shuts down (its thread
+  // calls into the transports' gates).
+  void stopTimer();
+
   struct PeerState;
 
  private:
+  // A thread shared by the gate and its per-thread clones: a client silent mid-request sends
+  // no bytes that would let onInput see its timeout pass, so this checks every connection
+  // with a request under way and answers the gate's JSON 408 before Pistache's own timer
+  // (set a second later) would send its bodiless one.
+  struct SilenceTimer;
+
   void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
   void onInput(const char* buffer, std::size_t len, const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
 
@@ -50,6 +60,7 @@ class RequestGate : public Pistache::Http::Handler {
 
   std::shared_ptr<Pistache::Rest::Router> router_;
   HttpLimits limits_;
+  std::shared_ptr<SilenceTimer> timer_;
 };
 
 }  // namespace leafsync

@@ -160,6 +160,24 @@ class HttpProtocolTest : public ::testing::Test {
     EXPECT_TRUE(connection.closedWithin(3000ms)) << what << ": connection left open";
   }
 
+  // Sends `partial` to each service, then nothing: each must answer a JSON 408 at its
+  // timeout (not Pistache's own 408 without a body) and close.
+  static void expectSilentClientsGetAJson408(const std::string& partial, const std::string& detail_part) {
+    std::vector<std::unique_ptr<RawConnection>> connections;
+    for (const Service& s : services()) {
+      connections.push_back(std::make_unique<RawConnection>(s.port));
+      ASSERT_TRUE(connections.back()->send(partial)) << s.name;
+    }
+    auto started = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < connections.size(); ++i) {
+      const char* name = services()[i].name;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(started + kHeaderTimeout + 3s - std::chrono::steady_clock::now());
+      expectJsonError(connections[i]->next(std::max(left, 1ms)), 408, detail_part, name);
+      EXPECT_GT(std::chrono::steady_clock::now() - started, kHeaderTimeout - 1s) << name << ": cut off before its timeout";
+      EXPECT_TRUE(connections[i]->closedWithin(2000ms)) << name;
+    }
+  }
+
   inline static testing::TempDir* dir_ = nullptr;
   inline static testing::ConsumerSetup* setup_ = nullptr;
   inline static testing::ConsumerProcess* consumer_ = nullptr;
@@ -349,6 +367,55 @@ TEST_F(HttpProtocolTest, ATricklingHeadIsCutOffWithAJson408) {
   for (std::size_t i = 0; i < connections.size(); ++i) {
     expectJsonError(connections[i]->next(1000ms), 408, "took too long", services()[i].name);
     EXPECT_TRUE(connections[i]->closedWithin(1000ms)) << services()[i].name;
+  }
+}
+
+TEST_F(HttpProtocolTest, AClientSilentInItsRequestLineGetsAJson408) {
+  expectSilentClientsGetAJson408("GET /pi", "request headers took too long");
+}
+
+TEST_F(HttpProtocolTest, AClientSilentInItsHeadersGetsAJson408) {
+  expectSilentClientsGetAJson408("GET /ping HTTP/1.1\r\nHost: x\r\nX-Half: ", "request headers took too long");
+}
+
+TEST_F(HttpProtocolTest, AClientSilentInItsBodyGetsAJson408) {
+  expectSilentClientsGetAJson408("PUT /image-plant/potato/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: 100\r\n\r\n{\"camera_id\": 1,",
+                                 "request body took too long");
+}
+
+TEST_F(HttpProtocolTest, ARequestStartedLateOnAKeptAliveConnectionGetsItsWholeTimeout) {
+  // The header timeout runs from the request's first byte, not from the previous answer.
+  std::vector<std::unique_ptr<RawConnection>> connections;
+  for (const Service& s : services()) {
+    connections.push_back(std::make_unique<RawConnection>(s.port));
+    connections.back()->send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_EQ(connections.back()->next().status, 200) << s.name;
+  }
+  std::this_thread::sleep_for(kIdleTimeout - 3s);
+  auto started = std::chrono::steady_clock::now();
+  for (auto& c : connections) ASSERT_TRUE(c->send("GET /ping HTTP/1.1\r\nHost: x\r\n"));
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    const char* name = services()[i].name;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(started + kHeaderTimeout + 3s - std::chrono::steady_clock::now());
+    expectJsonError(connections[i]->next(std::max(left, 1ms)), 408, "took too long", name);
+    EXPECT_GT(std::chrono::steady_clock::now() - started, kHeaderTimeout - 1s) << name << ": cut off before its timeout";
+  }
+}
+
+TEST_F(HttpProtocolTest, ConnectionsWithoutARequestAreClosedWithoutAnAnswer) {
+  // Nothing was asked: nothing is answered (no bodiless 408), the connection just closes.
+  std::vector<std::unique_ptr<RawConnection>> connections;
+  for (const Service& s : services()) {
+    connections.push_back(std::make_unique<RawConnection>(s.port));  // never sends
+    connections.push_back(std::make_unique<RawConnection>(s.port));  // kept alive after an answer
+    connections.back()->send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_EQ(connections.back()->next().status, 200) << s.name;
+  }
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    std::string what = std::string(services()[i / 2].name) + (i % 2 ? " after an answer" : " without a request");
+    EXPECT_TRUE(connections[i]->closedWithin(kIdleTimeout + 3s)) << what;
+    EXPECT_EQ(connections[i]->unread(), "") << what;
   }
 }
 
