@@ -71,8 +71,9 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
   ReadApi api(stores, metrics, status, topic_names, forwarder.get(), std::chrono::milliseconds(config.write_wait_ms), config.ready_max_lag);
   Pistache::Rest::Router router;
   api.registerRoutes(router);
-  HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads, kMaxRequestBytes);
-  server.start(router);
+  HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads, kMaxRequestBytes,
+                    metrics.registry());
+  server.start(router, serviceRouteTemplates("consumer"));
 
   for (auto& consumer : consumers) consumer->start();
   logEvent(LogLevel::Info, "started",

@@ -129,8 +129,12 @@ int run(const Args& args) {
     job.runNow();
     sendJson(req, res, Http::Code::Accepted, R"({"run":"requested"})");
   }));
-  HttpServer server(static_cast<std::uint16_t>(port), 2, 64 * 1024);
-  server.start(router);
+  RouteTemplates routes = imageReadRouteTemplates();
+  for (const char* path : {"/healthz", "/readyz", "/metrics", "/batch-status"}) routes.add(path, "GET");
+  routes.add("/run", "POST");
+  registerMethodNotAllowed(router, routes);  // JSON 405, not Pistache's text/plain one
+  HttpServer server(static_cast<std::uint16_t>(port), 2, 64 * 1024, metrics.registry());
+  server.start(router, std::move(routes));
   job.start();
   logEvent(LogLevel::Info, "started",
            {{"http_port", server.port()}, {"strategy", strategyName(options.strategy)},

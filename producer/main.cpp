@@ -102,8 +102,8 @@ int serve(const Args& args) {
   api.registerRoutes(router);
   // Bodies over max_body_bytes are refused (JSON 413) from their Content-Length, unread.
   HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads,
-                    static_cast<std::size_t>(config.max_body_bytes));
-  server.start(router);
+                    static_cast<std::size_t>(config.max_body_bytes), metrics.registry());
+  server.start(router, serviceRouteTemplates("producer"));
   relay->start();
   logEvent(LogLevel::Info, "started",
            {{"http_port", server.port()}, {"database", redactUrl(config.database_url)},

@@ -17,6 +17,11 @@
 #include "leafsync/ImageRecord.h"
 #include "leafsync/Plant.h"
 #include "leafsync/RequestGate.h"
+#include "leafsync/RouteTemplates.h"
+
+namespace prometheus {
+class Registry;
+}
 
 namespace leafsync {
 
@@ -87,21 +92,32 @@ void registerOpenApiRoute(Pistache::Rest::Router& router, const std::string& ser
 // GET /docs (Swagger UI) and /redoc (ReDoc), their files compiled in (DocsUi.cpp).
 void registerDocsRoutes(Pistache::Rest::Router& router);
 
+// The paths of `service`'s OpenAPI document and the interactive docs' pages, with their methods.
+RouteTemplates serviceRouteTemplates(const std::string& service);
+// The paths registerImageReadRoutes serves (GET).
+RouteTemplates imageReadRouteTemplates();
+// A request for a path of `routes` with a method the router does not take: JSON 405 with
+// Allow. (registerOpenApiRoute adds it for the service's document.)
+void registerMethodNotAllowed(Pistache::Rest::Router& router, const RouteTemplates& routes);
+
 // Owns a Pistache endpoint serving a router on 0.0.0.0:port (port 0 picks a free one),
-// behind a RequestGate with HttpLimits' timeouts and `max_body_bytes`.
+// behind a RequestGate with HttpLimits' timeouts and `max_body_bytes`; the HttpMetrics
+// families go on `registry` (the service's /metrics), answers counted by the templates of
+// `routes` given to start().
 class HttpServer {
  public:
-  HttpServer(std::uint16_t port, int threads, std::size_t max_body_bytes);
+  HttpServer(std::uint16_t port, int threads, std::size_t max_body_bytes, prometheus::Registry& registry);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  void start(Pistache::Rest::Router& router);
+  void start(Pistache::Rest::Router& router, RouteTemplates routes);
   std::uint16_t port() const;
 
  private:
   std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
   HttpLimits limits_;
+  prometheus::Registry& registry_;
   std::shared_ptr<RequestGate> gate_;
   bool started_ = false;
 };
