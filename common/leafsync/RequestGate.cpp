@@ -254,10 +254,13 @@ void RequestGate::answered(const std::shared_ptr<Tcp::Peer>& peer, Code code, bo
     state->closing = true;
     state->pending.clear();
   } else if (!state->pending.empty()) {
-    state->started = std::chrono::steady_clock::now();  // it waited on us, not on its client
-  } else {
-    peer->setIdle(true);  // kept alive: the idle timeout applies, and closes without an answer
+    // A pipelined request is under way: its clock starts now (it waited on us, not on its
+    // client), and it is not idle (Pistache's send has just marked the peer so, which would
+    // let its idle timer close the connection without an answer).
+    state->started = std::chrono::steady_clock::now();
+    peer->setIdle(false);
   }
+  // Otherwise Pistache's send marked the peer idle: a kept-alive connection has its idle timeout.
   if (!state->dispatching) state->gate->drain(peer, *state);
 }
 

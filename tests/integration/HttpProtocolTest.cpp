@@ -416,6 +416,22 @@ TEST_F(HttpProtocolTest, AClientSilentInItsBodyGetsAJson408) {
                                  "request body took too long", "body_timeout");
 }
 
+TEST_F(HttpProtocolTest, APipelinedRequestLeftHalfSentGetsAJson408AfterTheAnswerBeforeIt) {
+  std::vector<std::unique_ptr<RawConnection>> connections;
+  for (const Service& s : services()) {
+    connections.push_back(std::make_unique<RawConnection>(s.port));
+    connections.back()->send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\nGET /ping HTTP/1.1\r\nHost: x\r\n");
+  }
+  auto started = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    const char* name = services()[i].name;
+    EXPECT_EQ(connections[i]->next().status, 200) << name;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(started + kHeaderTimeout + 3s - std::chrono::steady_clock::now());
+    expectJsonError(connections[i]->next(std::max(left, 1ms)), 408, "request headers took too long", name);
+    EXPECT_TRUE(connections[i]->closedWithin(2000ms)) << name;
+  }
+}
+
 TEST_F(HttpProtocolTest, ARequestStartedLateOnAKeptAliveConnectionGetsItsWholeTimeout) {
   // The header timeout runs from the request's first byte, not from the previous answer.
   std::vector<std::unique_ptr<RawConnection>> connections;
