@@ -67,10 +67,13 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry, const RouteTemplates& r
   // Reads take under a millisecond; a forwarded write waits for its apply (up to seconds).
   const prometheus::Histogram::BucketBoundaries buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                         0.1,    0.25,  0.5,    1,     2.5,   5,     10};
-  for (const RouteTemplates::Route& route : routes.routes()) {
-    durations_.emplace(route.label, &durations.Add({{"route", route.label}}, buckets));
+  std::vector<std::string> labels{RouteTemplates::kUnmatched};
+  for (const RouteTemplates::Route& route : routes.routes()) labels.push_back(route.label);
+  for (const std::string& label : labels) {
+    auto series = std::make_unique<RouteSeries>();
+    series->duration = &durations.Add({{"route", label}}, buckets);
+    routes_.emplace(label, std::move(series));
   }
-  durations_.emplace(RouteTemplates::kUnmatched, &durations.Add({{"route", RouteTemplates::kUnmatched}}, buckets));
   // Every reason from the start at 0, so that rate() and alerts see the first refusal.
   for (Refused reason : kAllRefusals) {
     refused_.emplace(static_cast<int>(reason), &refused_family_.Add({{"code", std::to_string(codeOf(reason))},
@@ -79,9 +82,20 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry, const RouteTemplates& r
 }
 
 void HttpMetrics::answered(const std::string& route, std::string_view method, int code, double seconds) {
-  requests_.Add({{"route", route}, {"method", std::string(method)}, {"code", std::to_string(code)}}).Increment();
-  auto it = durations_.find(route);
-  if (it != durations_.end()) it->second->Observe(seconds);
+  auto it = routes_.find(route);
+  if (it == routes_.end()) {  // not one of the templates given at construction
+    requests_.Add({{"route", route}, {"method", std::string(method)}, {"code", std::to_string(code)}}).Increment();
+    return;
+  }
+  RouteSeries& series = *it->second;
+  series.duration->Observe(seconds);
+  std::lock_guard<std::mutex> lock(series.mutex);
+  for (const RouteSeries::Answer& answer : series.answers) {
+    if (answer.code == code && answer.method == method) return answer.counter->Increment();
+  }
+  auto& counter = requests_.Add({{"route", route}, {"method", std::string(method)}, {"code", std::to_string(code)}});
+  series.answers.push_back({std::string(method), code, &counter});
+  counter.Increment();
 }
 
 void HttpMetrics::refused(Refused reason) { refused_.at(static_cast<int>(reason))->Increment(); }
