@@ -147,7 +147,7 @@ int run(const Args& args) {
   ConnectionPool<Store> copies([copy_url] { return openStore(copy_url); }, 2);
   RouteTable routes;
   registerRoutes(routes, job, metrics, copies);
-  HttpServer server(static_cast<std::uint16_t>(port), 2, 64 * 1024);
+  HttpServer server(static_cast<std::uint16_t>(port), 2, 64 * 1024, metrics.registry());
   server.start(routes);
   job.start();
   logEvent(LogLevel::Info, "started",

@@ -72,7 +72,8 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
   ReadApi api(stores, metrics, status, topic_names, forwarder.get(), std::chrono::milliseconds(config.write_wait_ms), config.ready_max_lag);
   RouteTable routes;
   api.registerRoutes(routes);
-  HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads, kMaxRequestBytes);
+  HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads, kMaxRequestBytes,
+                    metrics.registry());
   server.start(routes);
 
   for (auto& consumer : consumers) consumer->start();

@@ -29,6 +29,7 @@ class ProducerMetrics {
   prometheus::Histogram& publish_latency;  // source commit → acknowledged by Kafka
 
   std::string serialize() const;
+  prometheus::Registry& registry() { return *registry_; }
 
  private:
   prometheus::Counter* writes_[4] = {};

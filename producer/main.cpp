@@ -103,7 +103,7 @@ int serve(const Args& args) {
   api.registerRoutes(routes);
   // Bodies over max_body_bytes are refused (JSON 413) from their Content-Length, unread.
   HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads,
-                    static_cast<std::size_t>(config.max_body_bytes));
+                    static_cast<std::size_t>(config.max_body_bytes), metrics.registry());
   server.start(routes);
   relay->start();
   logEvent(LogLevel::Info, "started",

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "leafsync/ByteEncoding.h"
+#include "leafsync/HttpMetrics.h"
 #include "leafsync/Log.h"
 #include "leafsync/OpenApi.h"
 #include "leafsync/RequestGate.h"
@@ -52,7 +53,7 @@ void send(const Rest::Request& request, Http::ResponseWriter& response, Http::Co
           },
           [held_until_written](std::exception_ptr) {});
   // Queued: the gate may hand on the connection's next pipelined request.
-  RequestGate::answered(peer, close);
+  RequestGate::answered(peer, code, close);
 }
 
 }  // namespace
@@ -119,30 +120,40 @@ std::string unknownPlantDetail(std::string_view name) {
   return "unknown plant '" + std::string(name) + "': expected potato, tomato or pepper";
 }
 
-HttpServer::HttpServer(std::uint16_t port, int threads, std::size_t max_body_bytes)
-    : endpoint_(std::make_unique<Http::Endpoint>(Address(Ipv4::any(), Port(port)))) {
+HttpServer::HttpServer(std::uint16_t port, int threads, std::size_t max_body_bytes, prometheus::Registry& registry)
+    : endpoint_(std::make_unique<Http::Endpoint>(Address(Ipv4::any(), Port(port)))), registry_(registry) {
   limits_.max_body_bytes = max_body_bytes;
   // The gate hands Pistache's parser one checked request at a time, so its own limit (a
   // text/plain 413) is never what a client meets, and its parser sits at the request line
-  // until then: its timer closes a connection idle after an answer (idle_timeout) or
-  // silent mid-request (a second after the longer of our timeouts, with a bare 408); a
-  // client that still trickles bytes gets the gate's JSON 408 first.
+  // until then: its timer closes, without an answer, a connection idle before its first
+  // request or after an answer (idle_timeout). A client silent or trickling mid-request gets
+  // the gate's JSON 408 at our timeouts; Pistache's would come (bodiless) two seconds later,
+  // on a connection the gate has already answered and half-closed.
   auto options = Http::Endpoint::options()
                      .threads(threads)
                      .flags(Tcp::Options::ReuseAddr)
                      .maxRequestSize(limits_.max_header_bytes + limits_.max_body_bytes + 1024)
-                     .headerTimeout(std::max(limits_.header_timeout, limits_.body_timeout) + std::chrono::seconds(1))
-                     .bodyTimeout(limits_.body_timeout + std::chrono::seconds(1))
+                     .headerTimeout(std::max(limits_.header_timeout, limits_.body_timeout) + std::chrono::seconds(2))
+                     .bodyTimeout(limits_.body_timeout + std::chrono::seconds(2))
                      .keepaliveTimeout(limits_.idle_timeout);
   endpoint_->init(options);
 }
 
 HttpServer::~HttpServer() {
+  if (gate_) gate_->stopTimer();  // its thread calls into the transports' gates
   if (started_) endpoint_->shutdown();
 }
 
 void HttpServer::start(RouteTable& routes) {
-  endpoint_->setHandler(std::make_shared<RequestGate>(std::make_shared<Rest::Router>(routes.router()), limits_));
+  // The registered routes name the metrics' route labels and what a JSON 405 allows: the very
+  // registrations the router answers, never a second list.
+  RouteTemplates templates;
+  for (const RouteTable::Route& route : routes.routes()) templates.add(route.path, route.method);
+  registerMethodNotAllowed(routes.router(), templates);
+  auto shared_routes = std::make_shared<const RouteTemplates>(std::move(templates));
+  auto metrics = std::make_shared<HttpMetrics>(registry_, *shared_routes);
+  gate_ = std::make_shared<RequestGate>(std::make_shared<Rest::Router>(routes.router()), limits_, shared_routes, metrics);
+  endpoint_->setHandler(gate_);
   endpoint_->serveThreaded();
   started_ = true;
 }
@@ -247,62 +258,19 @@ Rest::Route::Handler guarded(HttpHandler handler) {
   };
 }
 
-namespace {
-
-std::vector<std::string> pathSegments(std::string_view path) {
-  std::vector<std::string> segments;
-  std::size_t start = 0;
-  while (start < path.size()) {
-    std::size_t end = path.find_first_of("/?", start);
-    if (end == std::string_view::npos) end = path.size();
-    if (end > start) segments.emplace_back(path.substr(start, end - start));
-    if (end < path.size() && path[end] == '?') break;
-    start = end + 1;
-  }
-  return segments;
-}
-
-// The methods of each path template the service serves, from its OpenAPI document plus the
-// interactive docs' pages: a request for a known path with another method gets a JSON 405.
-// Pistache 0.0.5 answers that case itself, in text/plain, unless a custom handler (which it
-// tries before) takes the request.
-void registerMethodNotAllowed(Rest::Router& router, const nlohmann::json& document) {
-  std::vector<std::pair<std::vector<std::string>, std::string>> templates;  // segments, "GET, PUT"
-  auto add = [&templates](const std::string& path, const std::string& methods) {
-    templates.emplace_back(pathSegments(path), methods);
-  };
-  for (auto& [path, operations] : document["paths"].items()) {
-    std::string methods;
-    for (auto& [method, operation] : operations.items()) {
-      std::string upper;
-      for (char c : method) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      methods += (methods.empty() ? "" : ", ") + upper;
-    }
-    add(path, methods);
-  }
-  for (const char* path : {"/docs", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/redoc", "/redoc/redoc.standalone.js"}) {
-    add(path, "GET");
-  }
-  router.addCustomHandler([templates](const Rest::Request req, Http::ResponseWriter res) {
-    std::vector<std::string> segments = pathSegments(req.resource());
-    for (const auto& [pattern, methods] : templates) {
-      if (pattern.size() != segments.size()) continue;
-      bool match = true;
-      for (std::size_t i = 0; match && i < pattern.size(); ++i) {
-        match = pattern[i].front() == '{' || pattern[i] == segments[i];
-      }
-      if (!match) continue;
-      res.headers().add(std::make_shared<ResponseHeader>("Allow", methods));
-      sendError(req, res, Code::Method_Not_Allowed,
-                std::string("method ") + Http::methodString(req.method()) + " is not allowed on " + req.resource() +
-                    ": use " + methods);
-      return Rest::Route::Result::Ok;
-    }
-    return Rest::Route::Result::Failure;  // not ours: Pistache's not-found handler (JSON 404)
+// Pistache 0.0.5 answers a known path with another method itself, in text/plain, unless a
+// custom handler (which it tries before) takes the request.
+void registerMethodNotAllowed(Rest::Router& router, const RouteTemplates& routes) {
+  router.addCustomHandler([routes](const Rest::Request req, Http::ResponseWriter res) {
+    const RouteTemplates::Route* route = routes.match(req.resource());
+    if (!route) return Rest::Route::Result::Failure;  // not ours: the router's not-found handler (JSON 404)
+    res.headers().add(std::make_shared<ResponseHeader>("Allow", route->methods));
+    sendError(req, res, Code::Method_Not_Allowed,
+              std::string("method ") + Http::methodString(req.method()) + " is not allowed on " + req.resource() +
+                  ": use " + route->methods);
+    return Rest::Route::Result::Ok;
   });
 }
-
-}  // namespace
 
 void registerOpenApiRoute(RouteTable& routes, const std::string& service) {
   std::string document = openApiDocumentFor(service);
@@ -310,7 +278,6 @@ void registerOpenApiRoute(RouteTable& routes, const std::string& service) {
     sendJson(req, res, Code::Ok, document);
   }));
   registerDocsRoutes(routes);
-  registerMethodNotAllowed(routes.router(), nlohmann::json::parse(document));
 }
 
 void registerImageReadRoutes(RouteTable& routes, WithReader with_reader) {

@@ -5,11 +5,16 @@
 
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
 
+#include "leafsync/HttpMetrics.h"
 #include "leafsync/HttpSupport.h"
 #include "leafsync/Log.h"
 
@@ -27,7 +32,7 @@ constexpr const char* kStateKey = "leafsync.gate";
 constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"};
 
 struct Refusal {
-  Code code;
+  Refused reason;  // its code too (HttpMetrics::codeOf)
   std::string detail;
 };
 
@@ -61,29 +66,29 @@ std::string shown(std::string_view text) {
 
 // The request line, complete (without its CRLF).
 std::optional<Refusal> checkRequestLine(std::string_view line) {
-  if (line.empty()) return Refusal{Code::Bad_Request, "empty request line"};
+  if (line.empty()) return Refusal{Refused::BadRequestLine, "empty request line"};
   std::size_t first = line.find(' ');
   std::size_t last = line.rfind(' ');
   if (first == std::string_view::npos || first == last) {
-    return Refusal{Code::Bad_Request, "malformed request line '" + shown(line) + "': expected 'METHOD /path HTTP/1.1'"};
+    return Refusal{Refused::BadRequestLine, "malformed request line '" + shown(line) + "': expected 'METHOD /path HTTP/1.1'"};
   }
   std::string_view method = line.substr(0, first);
   std::string_view target = line.substr(first + 1, last - first - 1);
   std::string_view version = line.substr(last + 1);
   if (method.empty() || !std::all_of(method.begin(), method.end(), isTokenChar)) {
-    return Refusal{Code::Bad_Request, "malformed request method '" + shown(method) + "'"};
+    return Refusal{Refused::BadRequestLine, "malformed request method '" + shown(method) + "'"};
   }
   if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods)) {
-    return Refusal{Code::Method_Not_Allowed, "unknown HTTP method '" + shown(method) + "'"};
+    return Refusal{Refused::UnknownMethod, "unknown HTTP method '" + shown(method) + "'"};
   }
   if (target.empty() || target.front() != '/' || target.find(' ') != std::string_view::npos) {
-    return Refusal{Code::Bad_Request, "malformed request target '" + shown(target) + "': expected an absolute path"};
+    return Refusal{Refused::BadRequestLine, "malformed request target '" + shown(target) + "': expected an absolute path"};
   }
   if (version == "HTTP/1.1" || version == "HTTP/1.0") return std::nullopt;
   if (version.size() == 8 && version.substr(0, 5) == "HTTP/") {
-    return Refusal{Code::HTTP_Version_Not_Supported, "HTTP version '" + shown(version) + "' is not supported: use HTTP/1.1"};
+    return Refusal{Refused::VersionNotSupported, "HTTP version '" + shown(version) + "' is not supported: use HTTP/1.1"};
   }
-  return Refusal{Code::Bad_Request, "malformed HTTP version '" + shown(version) + "': expected HTTP/1.1"};
+  return Refusal{Refused::BadRequestLine, "malformed HTTP version '" + shown(version) + "': expected HTTP/1.1"};
 }
 
 // The header lines after the request line, each without its CRLF.
@@ -94,33 +99,33 @@ std::optional<Refusal> checkHeaders(std::string_view lines, std::size_t max_body
     std::string_view line = lines.substr(0, end);
     lines.remove_prefix(end == std::string_view::npos ? lines.size() : end + 2);
     if (line.front() == ' ' || line.front() == '\t') {
-      return Refusal{Code::Bad_Request, "folded header lines are not accepted"};
+      return Refusal{Refused::BadHeader, "folded header lines are not accepted"};
     }
     std::size_t colon = line.find(':');
     std::string_view name = line.substr(0, colon);
     if (colon == std::string_view::npos || name.empty() || !std::all_of(name.begin(), name.end(), isTokenChar)) {
-      return Refusal{Code::Bad_Request, "malformed header line '" + shown(line) + "'"};
+      return Refusal{Refused::BadHeader, "malformed header line '" + shown(line) + "'"};
     }
     std::string key = lower(name);
     std::string_view value = trim(line.substr(colon + 1));
     if (key == "content-length") {
-      if (content_length && *content_length != value) return Refusal{Code::Bad_Request, "conflicting Content-Length headers"};
+      if (content_length && *content_length != value) return Refusal{Refused::BadContentLength, "conflicting Content-Length headers"};
       content_length = std::string(value);
     } else if (key == "transfer-encoding") {
-      return Refusal{Code::Length_Required, "Transfer-Encoding is not accepted: send the body with a Content-Length"};
+      return Refusal{Refused::TransferEncoding, "Transfer-Encoding is not accepted: send the body with a Content-Length"};
     } else if (key == "expect") {
-      if (lower(value) != "100-continue") return Refusal{Code::Expectation_Failed, "only 'Expect: 100-continue' is understood"};
+      if (lower(value) != "100-continue") return Refusal{Refused::UnknownExpectation, "only 'Expect: 100-continue' is understood"};
       head.expects_continue = true;
     }
   }
   if (content_length) {
     const std::string& text = *content_length;
     if (text.empty() || text.size() > 18 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return Refusal{Code::Bad_Request, "Content-Length must be a non-negative integer, got '" + shown(text) + "'"};
+      return Refusal{Refused::BadContentLength, "Content-Length must be a non-negative integer, got '" + shown(text) + "'"};
     }
     head.content_length = std::stoull(text);
     if (head.content_length > max_body) {
-      return Refusal{Code::Request_Entity_Too_Large, "body of " + text + " bytes exceeds the limit of " +
+      return Refusal{Refused::BodyTooLarge, "body of " + text + " bytes exceeds the limit of " +
                                                          std::to_string(max_body) + " bytes"};
     }
   }
@@ -141,17 +146,83 @@ struct RequestGate::PeerState {
   bool dispatching = false;
   bool continue_sent = false;
   bool closing = false;  // refused or asked to close: the rest is read and dropped
+  // The request being answered, for HttpMetrics.
+  const std::string* route = nullptr;
+  const char* method = "";
+  std::chrono::steady_clock::time_point dispatched;
 };
 
-RequestGate::RequestGate(std::shared_ptr<Rest::Router> router, HttpLimits limits)
-    : router_(std::move(router)), limits_(limits) {}
+struct RequestGate::SilenceTimer {
+  // Well under the two seconds by which Pistache's timeouts trail the gate's (HttpServer).
+  static constexpr std::chrono::milliseconds kTick{200};
+
+  SilenceTimer() : thread([this] { run(); }) {}
+  ~SilenceTimer() { stop(); }
+
+  void watch(const std::shared_ptr<Tcp::Peer>& peer, const std::shared_ptr<PeerState>& state) {
+    std::lock_guard<std::mutex> lock(mutex);
+    watched.emplace_back(peer, state);
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    if (thread.joinable() && thread.get_id() != std::this_thread::get_id()) thread.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!wake.wait_for(lock, kTick, [this] { return stopping; })) {
+      watched.erase(std::remove_if(watched.begin(), watched.end(),
+                                   [](const auto& entry) { return entry.first.expired() || entry.second.expired(); }),
+                    watched.end());
+      auto entries = watched;  // checked without the lock: new connections are not held up
+      lock.unlock();
+      for (const auto& [weak_peer, weak_state] : entries) {
+        auto peer = weak_peer.lock();
+        auto state = weak_state.lock();
+        if (!peer || !state) continue;
+        // Busy: its handler is running (not a silent client) or its bytes are being read.
+        std::unique_lock<std::recursive_mutex> held(state->mutex, std::try_to_lock);
+        if (!held) continue;
+        // drain() answers the 408 once the request's timeout has passed.
+        if (state->started && !state->closing && !state->awaiting_answer) state->gate->drain(peer, *state);
+      }
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  std::vector<std::pair<std::weak_ptr<Tcp::Peer>, std::weak_ptr<PeerState>>> watched;
+  std::thread thread;  // last: starts once the rest is built
+};
+
+RequestGate::RequestGate(std::shared_ptr<Rest::Router> router, HttpLimits limits,
+                         std::shared_ptr<const RouteTemplates> routes, std::shared_ptr<HttpMetrics> metrics)
+    : router_(std::move(router)),
+      limits_(limits),
+      routes_(std::move(routes)),
+      metrics_(std::move(metrics)),
+      timer_(std::make_shared<SilenceTimer>()) {}
+
+void RequestGate::stopTimer() { timer_->stop(); }
 
 void RequestGate::onConnection(const std::shared_ptr<Tcp::Peer>& peer) {
   // What Pistache's own onConnection does (its parser, which its idle timer also reads), and ours.
   peer->putData(ParserData, std::make_shared<Http::RequestParser>(getMaxRequestSize()));
+  // No request yet: Pistache's timer applies the idle timeout and closes without an answer
+  // (not its bodiless 408) a connection on which nothing comes.
+  peer->setIdle(true);
   auto state = std::make_shared<PeerState>();
   state->gate = this;
   peer->putData(kStateKey, state);
+  timer_->watch(peer, state);
 }
 
 void RequestGate::onInput(const char* buffer, std::size_t len, const std::shared_ptr<Tcp::Peer>& peer) {
@@ -159,21 +230,37 @@ void RequestGate::onInput(const char* buffer, std::size_t len, const std::shared
   std::lock_guard<std::recursive_mutex> lock(state->mutex);
   if (state->closing) return;
   peer->setIdle(false);  // a request under way: Pistache's timer now applies its header timeout
-  if (!state->started) state->started = std::chrono::steady_clock::now();
+  if (!state->started) {
+    state->started = std::chrono::steady_clock::now();
+    // Pistache's timer measures from its parser's last reset: from this first byte, as ours
+    // does, not from the previous answer (which would cut a late request short).
+    getParser(peer)->reset();
+  }
   state->pending.append(buffer, len);
   drain(peer, *state);
 }
 
-void RequestGate::answered(const std::shared_ptr<Tcp::Peer>& peer, bool close) {
+void RequestGate::answered(const std::shared_ptr<Tcp::Peer>& peer, Code code, bool close) {
   if (!peer) return;
   auto state = std::static_pointer_cast<PeerState>(peer->tryGetData(kStateKey));
   if (!state) return;
   std::lock_guard<std::recursive_mutex> lock(state->mutex);
+  if (state->awaiting_answer && state->route) {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - state->dispatched;
+    state->gate->metrics_->answered(*state->route, state->method, static_cast<int>(code), took.count());
+  }
   state->awaiting_answer = false;
   if (close) {
     state->closing = true;
     state->pending.clear();
+  } else if (!state->pending.empty()) {
+    // A pipelined request is under way: its clock starts now (it waited on us, not on its
+    // client), and it is not idle (Pistache's send has just marked the peer so, which would
+    // let its idle timer close the connection without an answer).
+    state->started = std::chrono::steady_clock::now();
+    peer->setIdle(false);
   }
+  // Otherwise Pistache's send marked the peer idle: a kept-alive connection has its idle timeout.
   if (!state->dispatching) state->gate->drain(peer, *state);
 }
 
@@ -183,24 +270,24 @@ void RequestGate::drain(const std::shared_ptr<Tcp::Peer>& peer, PeerState& state
     std::size_t head_end = pending.find("\r\n\r\n");
     std::size_t scanned = std::min(pending.size(), head_end == std::string::npos ? pending.size() : head_end + 4);
     if (scanned > limits_.max_header_bytes) {
-      return refuse(peer, state, Code::Request_Header_Fields_Too_Large,
+      return refuse(peer, state, Refused::HeadersTooLarge,
                     "request line and headers exceed the limit of " + std::to_string(limits_.max_header_bytes) + " bytes");
     }
     // A bare LF would leave Pistache's parser waiting for a CRLF that never comes.
     for (std::size_t i = 0; i < scanned; ++i) {
       if (pending[i] == '\n' && (i == 0 || pending[i - 1] != '\r')) {
-        return refuse(peer, state, Code::Bad_Request, "lines must end with CRLF, not a bare LF");
+        return refuse(peer, state, Refused::BareLf, "lines must end with CRLF, not a bare LF");
       }
     }
     std::size_t line_end = pending.find("\r\n");
     if (line_end != std::string::npos) {
       if (auto refusal = checkRequestLine(std::string_view(pending).substr(0, line_end))) {
-        return refuse(peer, state, refusal->code, refusal->detail);
+        return refuse(peer, state, refusal->reason, refusal->detail);
       }
     }
     auto elapsed = std::chrono::steady_clock::now() - *state.started;
     if (head_end == std::string::npos) {
-      if (elapsed > limits_.header_timeout) return refuse(peer, state, Code::Request_Timeout, "request headers took too long");
+      if (elapsed > limits_.header_timeout) return refuse(peer, state, Refused::HeaderTimeout, "request headers took too long");
       return;
     }
     Head head;
@@ -208,11 +295,11 @@ void RequestGate::drain(const std::shared_ptr<Tcp::Peer>& peer, PeerState& state
     if (header_lines.size() >= 2) header_lines.remove_suffix(2);
     else header_lines = {};
     if (auto refusal = checkHeaders(header_lines, limits_.max_body_bytes, head)) {
-      return refuse(peer, state, refusal->code, refusal->detail);
+      return refuse(peer, state, refusal->reason, refusal->detail);
     }
     std::size_t length = head_end + 4 + head.content_length;
     if (pending.size() < length) {
-      if (elapsed > limits_.body_timeout) return refuse(peer, state, Code::Request_Timeout, "request body took too long");
+      if (elapsed > limits_.body_timeout) return refuse(peer, state, Refused::BodyTimeout, "request body took too long");
       if (head.expects_continue && !state.continue_sent) {
         state.continue_sent = true;
         static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -233,16 +320,19 @@ void RequestGate::dispatch(const std::shared_ptr<Tcp::Peer>& peer, PeerState& st
   try {
     if (!parser->feed(request_bytes.data(), request_bytes.size()) || parser->parse() != Http::Private::State::Done) {
       parser->reset();
-      return refuse(peer, state, Code::Bad_Request, "malformed request");
+      return refuse(peer, state, Refused::MalformedRequest, "malformed request");
     }
   } catch (const std::exception& e) {
     parser->reset();
-    return refuse(peer, state, Code::Bad_Request, std::string("malformed request: ") + e.what());
+    return refuse(peer, state, Refused::MalformedRequest, std::string("malformed request: ") + e.what());
   }
   Http::Request request = parser->request;
   parser->reset();
   request.copyAddress(peer->address());
   Http::ResponseWriter response(request.version(), transport(), this, peer);
+  state.route = &routes_->labelFor(request.resource());
+  state.method = Http::methodString(request.method());
+  state.dispatched = std::chrono::steady_clock::now();
   state.awaiting_answer = true;
   state.dispatching = true;
   try {
@@ -253,10 +343,14 @@ void RequestGate::dispatch(const std::shared_ptr<Tcp::Peer>& peer, PeerState& st
   state.dispatching = false;
 }
 
-void RequestGate::refuse(const std::shared_ptr<Tcp::Peer>& peer, PeerState& state, Code code, const std::string& detail) {
+void RequestGate::refuse(const std::shared_ptr<Tcp::Peer>& peer, PeerState& state, Refused reason,
+                         const std::string& detail) {
   state.closing = true;
   state.pending.clear();
-  logEvent(LogLevel::Debug, "http_refused", {{"status", static_cast<int>(code)}, {"detail", detail}});
+  metrics_->refused(reason);
+  auto code = static_cast<Code>(HttpMetrics::codeOf(reason));
+  logEvent(LogLevel::Debug, "http_refused",
+           {{"status", static_cast<int>(code)}, {"reason", HttpMetrics::nameOf(reason)}, {"detail", detail}});
   Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
   response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
   // Half-close once written: the client reads the answer and EOF; bytes it still sends are

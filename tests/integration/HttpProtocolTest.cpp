@@ -1,4 +1,4 @@
-// HTTP as clients and attackers speak it, over raw sockets to both real services: every answer
+// HTTP as clients and attackers speak it, over raw sockets to both real services and the batch job: every answer
 // is JSON {"detail": ...} with its code, bodies too large are refused from their
 // Content-Length before they are read, pipelined requests are all answered in order,
 // `Expect: 100-continue` is answered, malformed heads get a 400 and a close, and held
@@ -114,7 +114,12 @@ class RawConnection {
   std::string buffer_;
 };
 
-// Both services, started once: these tests send no valid write.
+std::string batchBinary() {
+  std::string producer = testing::producerBinary();
+  return producer.substr(0, producer.find_last_of('/') + 1) + "leafsync-batch-sync";
+}
+
+// The two services and the batch job, started once: these tests send no valid write.
 class HttpProtocolTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -124,10 +129,18 @@ class HttpProtocolTest : public ::testing::Test {
     producer_ = new testing::ProducerProcess(*setup_, dir_->file("producer.log"));
     consumer_->start();
     producer_->start();
-    producer_->waitStarted();
+    producer_->waitStarted();  // the batch job reads the source it creates
+    batch_ = new testing::ServiceProcess(batchBinary(),
+                                         {"--source", "sqlite:" + setup_->source_database_path, "--copy",
+                                          "sqlite:" + dir_->file("batch_copy.sqlite"), "--period-s", "600",
+                                          "--http-port", "0"},
+                                         dir_->file("batch.log"));
+    batch_->start();
+    batch_->waitStarted();
     ASSERT_TRUE(consumer_->waitReady()) << consumer_->log();
   }
   static void TearDownTestSuite() {
+    delete batch_;
     delete consumer_;
     delete producer_;
     delete setup_;
@@ -138,7 +151,19 @@ class HttpProtocolTest : public ::testing::Test {
     const char* name;
     std::uint16_t port;
   };
-  static std::vector<Service> services() { return {{"consumer", consumer_->port()}, {"producer", producer_->port()}}; }
+  static std::vector<Service> services() {
+    return {{"consumer", consumer_->port()}, {"producer", producer_->port()}, {"batch job", batch_->port()}};
+  }
+
+  // A sample of `port`'s /metrics, `series` as exposed (labels in name order); 0 when absent.
+  static double metric(std::uint16_t port, const std::string& series) {
+    std::string text = testing::httpRequest(port, "GET", "/metrics").body;
+    auto pos = text.find("\n" + series + " ");
+    return pos == std::string::npos ? 0.0 : std::stod(text.substr(pos + series.size() + 2));
+  }
+  static std::string refusedSeries(int code, const std::string& reason) {
+    return "leafsync_http_refused_total{code=\"" + std::to_string(code) + "\",reason=\"" + reason + "\"}";
+  }
 
   // A JSON {"detail": "..."} answer with `status` whose detail contains `detail_part`.
   static void expectJsonError(const testing::HttpResponse& response, int status, const std::string& detail_part,
@@ -160,10 +185,34 @@ class HttpProtocolTest : public ::testing::Test {
     EXPECT_TRUE(connection.closedWithin(3000ms)) << what << ": connection left open";
   }
 
+  // Sends `partial` to each service, then nothing: each must answer a JSON 408 at its
+  // timeout (not Pistache's own 408 without a body) and close.
+  // Each counted under `reason`.
+  static void expectSilentClientsGetAJson408(const std::string& partial, const std::string& detail_part,
+                                             const std::string& reason) {
+    std::vector<double> counted;
+    for (const Service& s : services()) counted.push_back(metric(s.port, refusedSeries(408, reason)));
+    std::vector<std::unique_ptr<RawConnection>> connections;
+    for (const Service& s : services()) {
+      connections.push_back(std::make_unique<RawConnection>(s.port));
+      ASSERT_TRUE(connections.back()->send(partial)) << s.name;
+    }
+    auto started = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < connections.size(); ++i) {
+      const char* name = services()[i].name;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(started + kHeaderTimeout + 3s - std::chrono::steady_clock::now());
+      expectJsonError(connections[i]->next(std::max(left, 1ms)), 408, detail_part, name);
+      EXPECT_GT(std::chrono::steady_clock::now() - started, kHeaderTimeout - 1s) << name << ": cut off before its timeout";
+      EXPECT_TRUE(connections[i]->closedWithin(2000ms)) << name;
+      EXPECT_EQ(metric(services()[i].port, refusedSeries(408, reason)), counted[i] + 1) << name << ": " << reason;
+    }
+  }
+
   inline static testing::TempDir* dir_ = nullptr;
   inline static testing::ConsumerSetup* setup_ = nullptr;
   inline static testing::ConsumerProcess* consumer_ = nullptr;
   inline static testing::ProducerProcess* producer_ = nullptr;
+  inline static testing::ServiceProcess* batch_ = nullptr;
 };
 
 TEST_F(HttpProtocolTest, AMethodTheRouteDoesNotTakeIsAJson405) {
@@ -349,6 +398,127 @@ TEST_F(HttpProtocolTest, ATricklingHeadIsCutOffWithAJson408) {
   for (std::size_t i = 0; i < connections.size(); ++i) {
     expectJsonError(connections[i]->next(1000ms), 408, "took too long", services()[i].name);
     EXPECT_TRUE(connections[i]->closedWithin(1000ms)) << services()[i].name;
+  }
+}
+
+TEST_F(HttpProtocolTest, AClientSilentInItsRequestLineGetsAJson408) {
+  expectSilentClientsGetAJson408("GET /pi", "request headers took too long", "header_timeout");
+}
+
+TEST_F(HttpProtocolTest, AClientSilentInItsHeadersGetsAJson408) {
+  expectSilentClientsGetAJson408("GET /ping HTTP/1.1\r\nHost: x\r\nX-Half: ", "request headers took too long",
+                                 "header_timeout");
+}
+
+TEST_F(HttpProtocolTest, AClientSilentInItsBodyGetsAJson408) {
+  expectSilentClientsGetAJson408("PUT /image-plant/potato/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: 100\r\n\r\n{\"camera_id\": 1,",
+                                 "request body took too long", "body_timeout");
+}
+
+TEST_F(HttpProtocolTest, APipelinedRequestLeftHalfSentGetsAJson408AfterTheAnswerBeforeIt) {
+  std::vector<std::unique_ptr<RawConnection>> connections;
+  for (const Service& s : services()) {
+    connections.push_back(std::make_unique<RawConnection>(s.port));
+    connections.back()->send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\nGET /ping HTTP/1.1\r\nHost: x\r\n");
+  }
+  auto started = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    const char* name = services()[i].name;
+    EXPECT_EQ(connections[i]->next().status, 200) << name;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(started + kHeaderTimeout + 3s - std::chrono::steady_clock::now());
+    expectJsonError(connections[i]->next(std::max(left, 1ms)), 408, "request headers took too long", name);
+    EXPECT_TRUE(connections[i]->closedWithin(2000ms)) << name;
+  }
+}
+
+TEST_F(HttpProtocolTest, ARequestStartedLateOnAKeptAliveConnectionGetsItsWholeTimeout) {
+  // The header timeout runs from the request's first byte, not from the previous answer.
+  std::vector<std::unique_ptr<RawConnection>> connections;
+  for (const Service& s : services()) {
+    connections.push_back(std::make_unique<RawConnection>(s.port));
+    connections.back()->send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_EQ(connections.back()->next().status, 200) << s.name;
+  }
+  std::this_thread::sleep_for(kIdleTimeout - 3s);
+  auto started = std::chrono::steady_clock::now();
+  for (auto& c : connections) ASSERT_TRUE(c->send("GET /ping HTTP/1.1\r\nHost: x\r\n"));
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    const char* name = services()[i].name;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(started + kHeaderTimeout + 3s - std::chrono::steady_clock::now());
+    expectJsonError(connections[i]->next(std::max(left, 1ms)), 408, "took too long", name);
+    EXPECT_GT(std::chrono::steady_clock::now() - started, kHeaderTimeout - 1s) << name << ": cut off before its timeout";
+  }
+}
+
+TEST_F(HttpProtocolTest, ConnectionsWithoutARequestAreClosedWithoutAnAnswer) {
+  // Nothing was asked: nothing is answered (no bodiless 408), the connection just closes.
+  std::vector<std::unique_ptr<RawConnection>> connections;
+  for (const Service& s : services()) {
+    connections.push_back(std::make_unique<RawConnection>(s.port));  // never sends
+    connections.push_back(std::make_unique<RawConnection>(s.port));  // kept alive after an answer
+    connections.back()->send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_EQ(connections.back()->next().status, 200) << s.name;
+  }
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    std::string what = std::string(services()[i / 2].name) + (i % 2 ? " after an answer" : " without a request");
+    EXPECT_TRUE(connections[i]->closedWithin(kIdleTimeout + 3s)) << what;
+    EXPECT_EQ(connections[i]->unread(), "") << what;
+  }
+}
+
+TEST_F(HttpProtocolTest, EveryRefusalIsCountedByItsCodeAndReason) {
+  struct Case {
+    std::string request;
+    int code;
+    const char* reason;
+  };
+  const std::vector<Case> cases = {
+      {"PUT /image-plant/potato/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n", 413, "body_too_large"},
+      {"PUT /image-plant/potato/ HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, "bad_content_length"},
+      {"GET /ping\r\nHost: x\r\n\r\n", 400, "bad_request_line"},
+      {"GET /ping HTTP/1.1\nHost: x\n\n", 400, "bare_lf"},
+      {"GET /ping HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400, "bad_header"},
+      {"GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(32 << 10, 'a') + "\r\n\r\n", 431, "headers_too_large"},
+      {"QUERY /ping HTTP/1.1\r\nHost: x\r\n\r\n", 405, "unknown_method"},
+      {"GET /ping HTTP/2.0\r\nHost: x\r\n\r\n", 505, "version_not_supported"},
+      {"PUT /image-plant/potato/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 411, "transfer_encoding"},
+      {"PUT /image-plant/potato/ HTTP/1.1\r\nHost: x\r\nExpect: tea\r\nContent-Length: 2\r\n\r\n", 417, "unknown_expectation"},
+  };
+  for (const Service& s : services()) {
+    for (const Case& c : cases) {
+      std::string series = refusedSeries(c.code, c.reason);
+      double before = metric(s.port, series);
+      RawConnection connection(s.port);
+      connection.send(c.request);
+      EXPECT_EQ(connection.next(3000ms).status, c.code) << s.name << " " << c.reason;
+      EXPECT_EQ(metric(s.port, series), before + 1) << s.name << " " << series;
+    }
+  }
+}
+
+TEST_F(HttpProtocolTest, AnswersAreCountedByRouteTemplateMethodAndCodeNeverByRawPath) {
+  const std::string image_404 = R"(leafsync_http_requests_total{code="404",method="GET",route="/image-plant/:plant/:id"})";
+  const std::string image_count = R"(leafsync_http_request_duration_seconds_count{route="/image-plant/:plant/:id"})";
+  const std::string unmatched_404 = R"(leafsync_http_requests_total{code="404",method="GET",route="unmatched"})";
+  const std::string ping_200 = R"(leafsync_http_requests_total{code="200",method="GET",route="/ping"})";
+  for (const Service& s : services()) {
+    double images = metric(s.port, image_404);
+    double timed = metric(s.port, image_count);
+    double unmatched = metric(s.port, unmatched_404);
+    double pings = metric(s.port, ping_200);
+    for (const char* path : {"/image-plant/potato/987654", "/image-plant/tomato/987653", "/image-plant/potato/987652"}) {
+      EXPECT_EQ(testing::httpRequest(s.port, "GET", path).status, 404) << s.name << " " << path;
+    }
+    EXPECT_EQ(testing::httpRequest(s.port, "GET", "/no/such/path-424242").status, 404) << s.name;
+    EXPECT_EQ(testing::httpRequest(s.port, "GET", "/ping").status, 200) << s.name;
+    EXPECT_EQ(metric(s.port, image_404), images + 3) << s.name;
+    EXPECT_EQ(metric(s.port, image_count), timed + 3) << s.name;
+    EXPECT_EQ(metric(s.port, unmatched_404), unmatched + 1) << s.name;
+    EXPECT_EQ(metric(s.port, ping_200), pings + 1) << s.name;
+    std::string text = testing::httpRequest(s.port, "GET", "/metrics").body;
+    EXPECT_EQ(text.find("98765"), std::string::npos) << s.name << ": a raw path is a label";
+    EXPECT_EQ(text.find("424242"), std::string::npos) << s.name << ": a raw path is a label";
   }
 }
 

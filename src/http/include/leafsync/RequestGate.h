@@ -15,6 +15,10 @@
 
 namespace leafsync {
 
+class HttpMetrics;
+class RouteTemplates;
+enum class Refused;
+
 // What a request may take; docs/api.md lists them.
 struct HttpLimits {
   std::size_t max_body_bytes = 1 << 20;     // a larger Content-Length: 413 before the body is read
@@ -28,28 +32,43 @@ class RequestGate : public Pistache::Http::Handler {
  public:
   HTTP_PROTOTYPE(RequestGate)
 
-  RequestGate(std::shared_ptr<Pistache::Rest::Router> router, HttpLimits limits);
+  // `routes` name what each answer is counted under in `metrics`.
+  RequestGate(std::shared_ptr<Pistache::Rest::Router> router, HttpLimits limits,
+              std::shared_ptr<const RouteTemplates> routes, std::shared_ptr<HttpMetrics> metrics);
 
   void onRequest(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter response) override;
 
-  // The handler's answer to the peer's current request is queued (`close`: the connection
-  // ends after it): the gate may hand on the next pipelined request.
-  static void answered(const std::shared_ptr<Pistache::Tcp::Peer>& peer, bool close);
+  // The handler's answer (`code`) to the peer's current request is queued (`close`: the
+  // connection ends after it): the gate counts it and may hand on the next pipelined request.
+  static void answered(const std::shared_ptr<Pistache::Tcp::Peer>& peer, Pistache::Http::Code code, bool close);
+
+  // Stops the timer that answers silent clients; before the endpoint shuts down (its thread
+  // calls into the transports' gates).
+  void stopTimer();
 
   struct PeerState;
 
  private:
+  // A thread shared by the gate and its per-thread clones: a client silent mid-request sends
+  // no bytes that would let onInput see its timeout pass, so this checks every connection
+  // with a request under way and answers the gate's JSON 408 before Pistache's own timer
+  // (set a second later) would send its bodiless one.
+  struct SilenceTimer;
+
   void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
   void onInput(const char* buffer, std::size_t len, const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
 
   // Runs with the peer's state locked, on whichever thread queued the last answer.
   void drain(const std::shared_ptr<Pistache::Tcp::Peer>& peer, PeerState& state);
   void dispatch(const std::shared_ptr<Pistache::Tcp::Peer>& peer, PeerState& state, std::size_t length);
-  void refuse(const std::shared_ptr<Pistache::Tcp::Peer>& peer, PeerState& state, Pistache::Http::Code code,
+  void refuse(const std::shared_ptr<Pistache::Tcp::Peer>& peer, PeerState& state, Refused reason,
               const std::string& detail);
 
   std::shared_ptr<Pistache::Rest::Router> router_;
   HttpLimits limits_;
+  std::shared_ptr<const RouteTemplates> routes_;
+  std::shared_ptr<HttpMetrics> metrics_;
+  std::shared_ptr<SilenceTimer> timer_;
 };
 
 }  // namespace leafsync
