@@ -131,11 +131,11 @@ std::vector<std::string> ReadApi::notReadyReasons() {
   return waiting;
 }
 
-void ReadApi::registerRoutes(Rest::Router& router) {
+void ReadApi::registerRoutes(Rest::Router& router, const ReadLimits& limits) {
   registerImageReadRoutes(router, [this](const std::function<void(ImageReader&)>& use) {
     auto store = stores_.acquire();
     use(*store);
-  });
+  }, limits);
 
   registerOpenApiRoute(router, "consumer");
 

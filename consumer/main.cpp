@@ -70,7 +70,7 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
   }
   ReadApi api(stores, metrics, status, topic_names, forwarder.get(), std::chrono::milliseconds(config.write_wait_ms), config.ready_max_lag);
   Pistache::Rest::Router router;
-  api.registerRoutes(router);
+  api.registerRoutes(router, config.read_limits);
   HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads, kMaxRequestBytes);
   server.start(router);
 

@@ -27,11 +27,11 @@ ImageApi::ImageApi(ConnectionPool<SourceStore>& stores, ProducerMetrics& metrics
       max_body_bytes_(max_body_bytes),
       on_write_(std::move(on_write)) {}
 
-void ImageApi::registerRoutes(Rest::Router& router) {
+void ImageApi::registerRoutes(Rest::Router& router, const ReadLimits& limits) {
   registerImageReadRoutes(router, [this](const std::function<void(ImageReader&)>& use) {
     auto store = stores_.acquire();
     use(*store);
-  });
+  }, limits);
 
   registerOpenApiRoute(router, "producer");
   Rest::Routes::Get(router, "/healthz", guarded([](const Rest::Request& req, Http::ResponseWriter& res) {

@@ -5,6 +5,7 @@
 
 #include "ProducerMetrics.h"
 #include "leafsync/ConnectionPool.h"
+#include "leafsync/ReadLimits.h"
 #include "leafsync/SourceStore.h"
 
 namespace Pistache::Rest {
@@ -21,7 +22,8 @@ class ImageApi {
   ImageApi(ConnectionPool<SourceStore>& stores, ProducerMetrics& metrics, std::string write_token,
            std::size_t max_body_bytes, std::function<void()> on_write);
 
-  void registerRoutes(Pistache::Rest::Router& router);
+  // `limits`: what a listing or an image read may build (http.max_response_bytes etc.).
+  void registerRoutes(Pistache::Rest::Router& router, const ReadLimits& limits);
 
  private:
   ConnectionPool<SourceStore>& stores_;

@@ -104,7 +104,7 @@ int run(const Args& args) {
   registerImageReadRoutes(router, [&copies](const std::function<void(ImageReader&)>& use) {
     auto store = copies.acquire();
     use(*store);
-  });
+  }, ReadLimits{});  // the batch job has no http.* settings: the defaults
   Rest::Routes::Get(router, "/healthz", guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
     sendJson(req, res, Http::Code::Ok, R"({"status":"alive"})");
   }));

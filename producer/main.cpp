@@ -99,7 +99,7 @@ int serve(const Args& args) {
   ImageApi api(stores, metrics, config.write_token, static_cast<std::size_t>(config.max_body_bytes),
                [&relay] { relay->notify(); });
   Pistache::Rest::Router router;
-  api.registerRoutes(router);
+  api.registerRoutes(router, config.read_limits);
   // Bodies over max_body_bytes are refused (JSON 413) from their Content-Length, unread.
   HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads,
                     static_cast<std::size_t>(config.max_body_bytes));

@@ -65,6 +65,21 @@ BINARIES = {
     },
 }
 
+# What reads may hold (the memory check): their defaults, read from the struct the services use.
+READ_LIMIT_ENV = {"max_response_bytes": "LEAFSYNC_MAX_RESPONSE_BYTES", "large_response_slots": "LEAFSYNC_LARGE_RESPONSE_SLOTS"}
+
+
+def read_limit_defaults() -> dict[str, int]:
+    header = (ROOT / "common/leafsync/ReadLimits.h").read_text()
+    found = {}
+    for key in READ_LIMIT_ENV:
+        m = re.search(rf"\bint\s+{key}\s*=\s*(\d+)\s*;", header)
+        if not m:
+            raise SystemExit(f"common/leafsync/ReadLimits.h: cannot find the default {key}")
+        found[key] = int(m.group(1))
+    return found
+
+
 # What a stop takes beyond the consumer's wait for a first assignment: close(), the appliers'
 # last commits, the final log line. The stop without a broker measured by
 # tests/integration/CommandLineTest.cpp (ConsumerWithoutABrokerStopsWithinItsBound) must stay
@@ -678,13 +693,21 @@ class EnvCheck:
         self.r.check(grace is not None and grace - pre >= budget,
                      f"{w.where()}: terminationGracePeriodSeconds ({grace}) must exceed the preStop sleep ({pre}) by {why}")
 
-        # Memory: the consumer's budget plus what reads may hold (4 × 2 × 8 MiB) stays within
-        # 80 % of the pod's limit (docs/deploy.md#memory).
+        # Memory: the consumer's budget plus what reads may hold stays within 80 % of the pod's
+        # limit (docs/deploy.md#memory). Reads: http.large_response_slots large responses at
+        # once, each adding at most 2 × http.max_response_bytes while it is sent (the pod's
+        # values: env, else the ConfigMap, else common/leafsync/ReadLimits.h).
         budget_mb = int(env.get("LEAFSYNC_MEMORY_BUDGET_MB") or (cfg.get("memory") or {}).get("budget_mb") or 0)
         if budget_mb:
+            http = cfg.get("http") or {}
+            defaults = read_limit_defaults()
+            limits = {key: int(env.get(var) or http.get(key) or defaults[key]) for key, var in READ_LIMIT_ENV.items()}
+            reads = limits["large_response_slots"] * 2 * limits["max_response_bytes"]
             limit = memory_bytes(((c.get("resources") or {}).get("limits") or {}).get("memory", "0"))
-            self.r.check((budget_mb + 64) * 2**20 <= 0.8 * limit,
-                         f"{where}: memory.budget_mb {budget_mb} + 64 MiB of reads must stay within 80 % of the memory limit")
+            self.r.check(budget_mb * 2**20 + reads <= 0.8 * limit,
+                         f"{where}: memory.budget_mb {budget_mb} + {reads / 2**20:g} MiB of reads "
+                         f"(http.large_response_slots {limits['large_response_slots']} × 2 × http.max_response_bytes "
+                         f"{limits['max_response_bytes']}) must stay within 80 % of the memory limit")
 
         # Database: a SQLite file must be on a writable volume.
         db_url = env.get("LEAFSYNC_DATABASE_URL") if "LEAFSYNC_DATABASE_URL" in env else (cfg.get("database") or {}).get("url")

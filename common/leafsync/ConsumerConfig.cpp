@@ -1,6 +1,7 @@
 #include "leafsync/ConsumerConfig.h"
 
 #include "leafsync/ConfigSupport.h"
+#include "leafsync/ReadLimits.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -65,6 +66,18 @@ const std::vector<Override>& overrides() {
       {{"LEAFSYNC_HTTP_THREADS", "http.threads"},
        [](ConsumerConfig& c, const std::string& v) {
          c.http_threads = parseIntSetting(v, "LEAFSYNC_HTTP_THREADS", 1, 64);
+       }},
+      {{"LEAFSYNC_MAX_RESPONSE_BYTES", "http.max_response_bytes"},
+       [](ConsumerConfig& c, const std::string& v) {
+         c.read_limits.max_response_bytes = parseIntSetting(v, "LEAFSYNC_MAX_RESPONSE_BYTES", 0, 1 << 30);
+       }},
+      {{"LEAFSYNC_LARGE_RESPONSE_BYTES", "http.large_response_bytes"},
+       [](ConsumerConfig& c, const std::string& v) {
+         c.read_limits.large_response_bytes = parseIntSetting(v, "LEAFSYNC_LARGE_RESPONSE_BYTES", 0, 1 << 30);
+       }},
+      {{"LEAFSYNC_LARGE_RESPONSE_SLOTS", "http.large_response_slots"},
+       [](ConsumerConfig& c, const std::string& v) {
+         c.read_limits.large_response_slots = parseIntSetting(v, "LEAFSYNC_LARGE_RESPONSE_SLOTS", 0, 256);
        }},
       {{"LEAFSYNC_BATCH_SIZE", "apply.batch_size"},
        [](ConsumerConfig& c, const std::string& v) {
@@ -196,6 +209,15 @@ ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environmen
   if (auto http = root["http"]) {
     if (http["port"]) c.http_port = yamlValue<int>(http["port"], "http.port");
     if (http["threads"]) c.http_threads = yamlValue<int>(http["threads"], "http.threads");
+    if (http["max_response_bytes"]) {
+      c.read_limits.max_response_bytes = yamlValue<int>(http["max_response_bytes"], "http.max_response_bytes");
+    }
+    if (http["large_response_bytes"]) {
+      c.read_limits.large_response_bytes = yamlValue<int>(http["large_response_bytes"], "http.large_response_bytes");
+    }
+    if (http["large_response_slots"]) {
+      c.read_limits.large_response_slots = yamlValue<int>(http["large_response_slots"], "http.large_response_slots");
+    }
   }
   if (root["producer_url"]) c.producer_url = yamlValue<std::string>(root["producer_url"], "producer_url");
   if (root["ready_max_lag"]) c.ready_max_lag = yamlValue<int>(root["ready_max_lag"], "ready_max_lag");
@@ -221,6 +243,7 @@ ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environmen
   if (c.first_assignment_wait_ms < 0 || c.first_assignment_wait_ms > kMaxFirstAssignmentWaitMs) {
     throw ConfigError("kafka.first_assignment_wait_ms must be in [0, " + std::to_string(kMaxFirstAssignmentWaitMs) + "]");
   }
+  checkReadLimits(c.read_limits);
   if (!c.kafka.count("bootstrap.servers")) throw ConfigError("bootstrap.servers is not set (kafka properties or LEAFSYNC_BOOTSTRAP_SERVERS)");
   if (!c.kafka.count("group.id")) throw ConfigError("group.id is not set (kafka properties or LEAFSYNC_GROUP_ID)");
   return c;

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "leafsync/ConfigSupport.h"
+#include "leafsync/ReadLimits.h"
 
 namespace leafsync {
 namespace {
@@ -23,6 +24,18 @@ const std::vector<Override>& overrides() {
        [](ProducerConfig& c, const std::string& v) { c.http_port = parseIntSetting(v, "LEAFSYNC_HTTP_PORT", 0, 65535); }},
       {{"LEAFSYNC_HTTP_THREADS", "http.threads"},
        [](ProducerConfig& c, const std::string& v) { c.http_threads = parseIntSetting(v, "LEAFSYNC_HTTP_THREADS", 1, 64); }},
+      {{"LEAFSYNC_MAX_RESPONSE_BYTES", "http.max_response_bytes"},
+       [](ProducerConfig& c, const std::string& v) {
+         c.read_limits.max_response_bytes = parseIntSetting(v, "LEAFSYNC_MAX_RESPONSE_BYTES", 0, 1 << 30);
+       }},
+      {{"LEAFSYNC_LARGE_RESPONSE_BYTES", "http.large_response_bytes"},
+       [](ProducerConfig& c, const std::string& v) {
+         c.read_limits.large_response_bytes = parseIntSetting(v, "LEAFSYNC_LARGE_RESPONSE_BYTES", 0, 1 << 30);
+       }},
+      {{"LEAFSYNC_LARGE_RESPONSE_SLOTS", "http.large_response_slots"},
+       [](ProducerConfig& c, const std::string& v) {
+         c.read_limits.large_response_slots = parseIntSetting(v, "LEAFSYNC_LARGE_RESPONSE_SLOTS", 0, 256);
+       }},
       {{"LEAFSYNC_MAX_BODY_BYTES", "http.max_body_bytes"},
        [](ProducerConfig& c, const std::string& v) {
          c.max_body_bytes = parseIntSetting(v, "LEAFSYNC_MAX_BODY_BYTES", 1024, 64 << 20);
@@ -80,6 +93,15 @@ ProducerConfig loadProducerConfig(const std::string& yaml_path, const Environmen
     if (http["port"]) c.http_port = yamlValue<int>(http["port"], "http.port");
     if (http["threads"]) c.http_threads = yamlValue<int>(http["threads"], "http.threads");
     if (http["max_body_bytes"]) c.max_body_bytes = yamlValue<int>(http["max_body_bytes"], "http.max_body_bytes");
+    if (http["max_response_bytes"]) {
+      c.read_limits.max_response_bytes = yamlValue<int>(http["max_response_bytes"], "http.max_response_bytes");
+    }
+    if (http["large_response_bytes"]) {
+      c.read_limits.large_response_bytes = yamlValue<int>(http["large_response_bytes"], "http.large_response_bytes");
+    }
+    if (http["large_response_slots"]) {
+      c.read_limits.large_response_slots = yamlValue<int>(http["large_response_slots"], "http.large_response_slots");
+    }
   }
   if (auto relay = root["relay"]) {
     if (relay["batch_size"]) c.relay_batch_size = yamlValue<int>(relay["batch_size"], "relay.batch_size");
@@ -96,6 +118,7 @@ ProducerConfig loadProducerConfig(const std::string& yaml_path, const Environmen
   for (const Override& o : overrides()) {
     if (auto value = env(o.doc.name)) o.apply(c, *value);
   }
+  checkReadLimits(c.read_limits);
   if (!c.kafka.count("bootstrap.servers")) throw ConfigError("bootstrap.servers is not set");
   if (c.relay_batch_size < 1 || c.relay_poll_ms < 1) throw ConfigError("relay.batch_size and relay.poll_ms must be positive");
   return c;
