@@ -58,44 +58,48 @@ bool StreamedResponse::start() {
   peer_ = response_.getPeer();
   if (!peer_) throw std::runtime_error("the client is gone");
   streaming_ = true;
-  if (request_.version() == Http::Version::Http10) {
-    // No chunks for HTTP/1.0: the body ends with the connection. Pistache's writer would add
-    // a Content-Length, so the head is ours; it keeps the headers the handler set.
-    close_ = true;
-    std::ostringstream head;
-    head << "HTTP/1.0 200 OK\r\n";
-    for (const auto& header : response_.headers().list()) {
-      if (std::string_view(header->name()) == "Connection") continue;
-      head << header->name() << ": ";
-      header->write(head);
-      head << "\r\n";
-    }
-    head << "Content-Type: application/json\r\nConnection: close\r\n\r\n";
-    std::string text = head.str();
-    const std::size_t size = text.size();
-    peer_->send(RawBuffer(std::move(text), size));
-  } else {
-    close_ = setConnectionHeader(request_, response_);
-    response_.setMime(MIME(Application, Json));
-    stream_.emplace(response_.stream(Http::Code::Ok, kPieceBytes + 64));
-    stream_->flush();  // the head, so that the pieces sent past the stream follow it
+  // The head is ours, not Pistache's writer's (which would add a Content-Length) nor its
+  // ResponseStream's (whose flush() spins on a socket the client does not read, holding the
+  // HTTP thread): it keeps the headers the handler set. HTTP/1.0 cannot read chunks: its body
+  // ends with the connection.
+  chunked_ = request_.version() != Http::Version::Http10;
+  close_ = chunked_ ? setConnectionHeader(request_, response_) : true;
+  std::ostringstream head;
+  head << (chunked_ ? "HTTP/1.1" : "HTTP/1.0") << " 200 OK\r\n";
+  for (const auto& header : response_.headers().list()) {
+    const std::string_view name = header->name();
+    if (name == "Connection" || name == "Content-Type" || name == "Content-Length" || name == "Transfer-Encoding") continue;
+    head << name << ": ";
+    header->write(head);
+    head << "\r\n";
   }
+  head << "Content-Type: application/json\r\nConnection: " << (close_ ? "close" : "keep-alive") << "\r\n";
+  if (chunked_) head << "Transfer-Encoding: chunked\r\n";
+  head << "\r\n";
+  std::string text = head.str();
+  const std::size_t size = text.size();
+  peer_->send(RawBuffer(std::move(text), size));
   writePending();
   return true;
 }
 
+std::string StreamedResponse::framed(std::string_view piece) const {
+  if (!chunked_) return std::string(piece);
+  std::string out = chunkSizeLine(piece.size());
+  out.reserve(out.size() + piece.size() + 2);
+  out += piece;
+  out += "\r\n";
+  return out;
+}
+
 void StreamedResponse::writePending() {
+  // Queued for the transport, which writes them once the handler returns, as the socket
+  // takes them (non-blocking): what the client has not read waits there, at most the body.
   std::string_view data(pending_);
   for (std::size_t i = 0; i < data.size(); i += kPieceBytes) {
-    std::string_view piece = data.substr(i, kPieceBytes);
-    if (stream_) {
-      // write() frames the chunk in the stream's buffer; flush() hands it to the transport,
-      // which sends what the socket takes now.
-      stream_->write(piece.data(), static_cast<std::streamsize>(piece.size()));
-      stream_->flush();
-    } else {
-      peer_->send(RawBuffer(std::string(piece), piece.size()));
-    }
+    std::string piece = framed(data.substr(i, kPieceBytes));
+    const std::size_t size = piece.size();
+    peer_->send(RawBuffer(std::move(piece), size));
   }
   pending_.clear();
 }
@@ -107,15 +111,10 @@ void StreamedResponse::finish() {
     sendJson(request_, response_, Http::Code::Ok, pending_);
     return;
   }
-  // The last piece goes through the peer, whose write reports when it is done (the stream's
-  // flush does not): the slot is held until then. It is queued after the pieces flushed before.
-  std::string last;
-  if (stream_) {
-    if (!pending_.empty()) last = chunkSizeLine(pending_.size()) + pending_ + "\r\n";
-    last += "0\r\n\r\n";
-  } else {
-    last = std::move(pending_);
-  }
+  // The last piece's write reports when it is done, after the pieces queued before it: the
+  // slot is held until then.
+  std::string last = pending_.empty() ? std::string() : framed(pending_);
+  if (chunked_) last += "0\r\n\r\n";
   pending_.clear();
   const std::size_t size = last.size();
   auto peer = peer_;

@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,14 +20,14 @@ namespace leafsync {
 //
 // While the body is at most `large_bytes` it is held and sent whole, with a Content-Length.
 // Past that it needs one of `slots`: with none free append() returns false and nothing has
-// been sent (the caller answers 503); with one, the head goes out and the body follows in
-// pieces of kPieceBytes. HTTP/1.1 gets a chunked body through Pistache's ResponseStream, each
-// piece flushed at once (the transport writes what the socket takes and queues the rest);
-// HTTP/1.0, which cannot read chunks, gets the body ended by the close of the connection. The
-// pieces a slow client has not read wait in Pistache's write queue: at most the body itself,
-// which the caller bounds (a listing by http.max_response_bytes). The slot is held until the
-// last byte is written, so a client that pipelines reads without reading the answers cannot
-// queue more than `slots` large bodies.
+// been sent (the caller answers 503); with one, the head is queued and the body follows in
+// pieces of kPieceBytes, each handed to the connection's Tcp::Peer as it is built (no copy of
+// the whole body). HTTP/1.1 gets a chunked body; HTTP/1.0, which cannot read chunks, gets the
+// body ended by the close of the connection. Pistache's transport writes the pieces once the
+// handler returns, as the socket takes them: what a slow client has not read waits in its
+// write queue, at most the body itself, which the caller bounds (a listing by
+// http.max_response_bytes). The slot is held until the last byte is written, so a client that
+// pipelines reads without reading the answers cannot queue more than `slots` large bodies.
 //
 // Call finish() once the body is complete. A failure after streaming began cannot become an
 // error response (the status is sent): abort() (or the destructor) closes the connection, so
@@ -53,6 +52,7 @@ class StreamedResponse {
  private:
   bool start();
   void writePending();
+  std::string framed(std::string_view piece) const;  // as a chunk when chunked_
 
   const Pistache::Rest::Request& request_;
   Pistache::Http::ResponseWriter& response_;
@@ -61,7 +61,7 @@ class StreamedResponse {
   std::string pending_;
   std::shared_ptr<void> slot_;
   std::shared_ptr<Pistache::Tcp::Peer> peer_;
-  std::optional<Pistache::Http::ResponseStream> stream_;  // HTTP/1.1 once streaming
+  bool chunked_ = false;  // HTTP/1.1; HTTP/1.0 ends the body by closing
   bool close_ = false;
   bool streaming_ = false;
   bool finished_ = false;

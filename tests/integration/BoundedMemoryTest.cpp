@@ -4,6 +4,10 @@
 // (docs/deploy.md, "Memory").
 
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -202,8 +206,59 @@ TEST(BoundedMemoryTest, ListingByteLimitComesFromTheConfiguration) {
   ASSERT_FALSE(page.is_discarded());
   EXPECT_EQ(page["items"].size(), 2u);
   EXPECT_EQ(page["next_after_id"], 2);
+  EXPECT_NE(first.headers.find("Transfer-Encoding: chunked"), std::string::npos) << first.headers;
+  EXPECT_NE(first.headers.find("Content-Type: application/json"), std::string::npos) << first.headers;
   Walk walk = walkListing(port, kImages);
   EXPECT_EQ(walk.error, "");
+  EXPECT_EQ(consumer.terminate(10s), 0);
+}
+
+// A client that pipelines large reads and does not read the answers: what waits for it in the
+// server's write queue is at most `large_response_slots` bodies (a slot is held until its
+// body is written; past that the reads get 503), each within 2 × the byte limit.
+TEST(BoundedMemoryTest, APipeliningClientThatDoesNotReadHoldsAtMostTheSlotsWorthOfBodies) {
+  if (kSanitized) GTEST_SKIP() << "RSS under AddressSanitizer is not the consumer's";
+  constexpr int kRequests = 12;
+  TempDir dir;
+  ConsumerSetup setup(dir);
+  seedLargeImages(setup, kLargeImages);
+  ConsumerProcess consumer(setup, dir.file("consumer.log"));
+  consumer.start();
+  std::uint16_t port = consumer.waitStarted();
+  ASSERT_EQ(testing::httpRequest(port, "GET", "/image-plant/potato/1").status, 200);
+  const std::int64_t before = consumer.peakRssBytes();
+
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;  // the client's receive buffer: the bodies wait on the server's side
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string requests;
+  for (int i = 0; i < kRequests; ++i) {
+    requests += "GET /image-plant/potato/?limit=1000&after_id=" + std::to_string(i * 5) + " HTTP/1.1\r\nHost: x\r\n" +
+                (i + 1 == kRequests ? "Connection: close\r\n" : "") + "\r\n";
+  }
+  ASSERT_EQ(::send(fd, requests.data(), requests.size(), MSG_NOSIGNAL), static_cast<ssize_t>(requests.size()));
+  std::this_thread::sleep_for(3s);  // every request answered or queued by now
+  const std::int64_t added = consumer.peakRssBytes() - before;
+
+  std::string received;
+  char buf[65536];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) received.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  int ok = 0;
+  int refused = 0;
+  for (std::size_t at = 0; (at = received.find("HTTP/1.1 ", at)) != std::string::npos; at += 9) {
+    ok += received.compare(at + 9, 3, "200") == 0;
+    refused += received.compare(at + 9, 3, "503") == 0;
+  }
+  EXPECT_EQ(ok + refused, kRequests) << received.size() << " bytes received";
+  EXPECT_EQ(ok, kDefaultLargeResponseSlots) << "slots are held until the body is written; " << received.size() << " bytes, added " << added / kMiB << " MiB";
+  const std::int64_t bound = kDefaultLargeResponseSlots * 2 * static_cast<std::int64_t>(kDefaultMaxResponseBytes);
+  EXPECT_LE(added, bound) << "the unread answers added " << added / kMiB << " MiB, bound " << bound / kMiB << " MiB";
   EXPECT_EQ(consumer.terminate(10s), 0);
 }
 
