@@ -10,7 +10,6 @@
 #include "leafsync/ByteEncoding.h"
 #include "leafsync/HttpSupport.h"
 #include "leafsync/Log.h"
-#include "leafsync/RequestGate.h"
 
 namespace leafsync {
 
