@@ -81,7 +81,7 @@ void registerRoutes(RouteTable& routes, BatchSynchronizer& job, BatchMetrics& me
   registerImageReadRoutes(routes, [&copies](const std::function<void(ImageReader&)>& use) {
     auto store = copies.acquire();
     use(*store);
-  });
+  }, ReadLimits{});  // the batch job has no http.* settings: the defaults
   routes.get(kLivenessPath, guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
     sendJson(req, res, Http::Code::Ok, R"({"status":"alive"})");
   }));

@@ -11,7 +11,9 @@
 //   listing       --images potato images of --image-kb KB in the copy, listed whole (every page,
 //                 following next_after_id) by one client and by eight at once, stg settings;
 //                 "added" is the peak over the peak before the listing, its budget 2 × the
-//                 byte limit per concurrent request
+//                 byte limit (http.max_response_bytes) per listing under way at once (at most
+//                 http.large_response_slots: the others get 503 and retry); the note gives
+//                 added / (listings under way × byte limit)
 //
 // Prints one table on stdout; progress goes to stderr. Needs the broker of LEAFSYNC_TEST_BOOTSTRAP.
 
@@ -28,7 +30,7 @@
 #include <thread>
 #include <vector>
 
-#include "leafsync/ResponseSlots.h"
+#include "leafsync/ReadLimits.h"
 #include "leafsync/StoreFactory.h"
 #include "support/ConsumerProcess.h"
 #include "support/EventBuilder.h"
@@ -125,6 +127,12 @@ Row catchUp(const std::string& what, const ConsumerSetup& setup, std::int64_t ev
   return row;
 }
 
+std::string fixed(double v, int digits) {
+  char out[32];
+  std::snprintf(out, sizeof out, "%.*f", digits, v);
+  return out;
+}
+
 // Walks potato's whole listing; returns the images seen (-1 on a wrong page) and counts 503s.
 std::int64_t walkListing(std::uint16_t port, std::int64_t& refused) {
   std::int64_t after = 0;
@@ -169,7 +177,9 @@ Row listing(const ConsumerSetup& setup, const Settings& s, const std::string& db
              std::to_string(clients) + " at once (added)";
   row.settings = s.name;
   row.peak_mib = consumer.peakRssBytes() / kMiB - before;
-  row.budget_mb = static_cast<int>(2 * static_cast<std::size_t>(clients) * kMaxResponseBytes / (1 << 20));
+  const ReadLimits limits;  // the stg settings leave the defaults
+  const int under_way = std::min(clients, limits.large_response_slots);
+  row.budget_mb = 2 * under_way * (limits.max_response_bytes >> 20);
   row.pod_limit_mb = s.pod_limit_mb;
   row.rate = static_cast<double>(o.images * clients) / seconds;
   row.cpu_us_per_event = (consumer.cpuSeconds() - cpu_before) * 1e6 / static_cast<double>(o.images * clients);
@@ -179,17 +189,14 @@ Row listing(const ConsumerSetup& setup, const Settings& s, const std::string& db
     total_refused += refused[c];
     all = all && seen[c] == o.images;
   }
-  row.note = std::string(all ? "every page valid" : "WRONG PAGES") + ", " + std::to_string(total_refused) + " × 503";
+  row.note = std::string(all ? "every page valid" : "WRONG PAGES") + ", " + std::to_string(total_refused) +
+             " × 503; added/(" + std::to_string(under_way) + " × byte limit) = " +
+             fixed(row.peak_mib / (under_way * (limits.max_response_bytes >> 20)), 2);
   consumer.terminate(15s);
   std::cerr << "memory-bench: listing " << clients << ": +" << row.peak_mib << " MiB\n";
   return row;
 }
 
-std::string fixed(double v, int digits) {
-  char out[32];
-  std::snprintf(out, sizeof out, "%.*f", digits, v);
-  return out;
-}
 
 }  // namespace
 
@@ -277,8 +284,8 @@ int main(int argc, char** argv) {
       double l = 0;
       std::ifstream("/proc/loadavg") >> l;
       return l;
-    }(), 2) << "; images' byte limit " << kMaxResponseBytes / (1 << 20) << " MiB per response, " << kMaxLargeResponses
-              << " large responses at once\n";
+    }(), 2) << "; listings' byte limit " << (ReadLimits{}.max_response_bytes >> 20) << " MiB per response, "
+              << ReadLimits{}.large_response_slots << " large responses at once\n";
   } catch (const std::exception& e) {
     std::cerr << "leafsync-bench-memory: " << e.what() << "\n";
     return 1;

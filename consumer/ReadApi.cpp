@@ -131,11 +131,11 @@ std::vector<std::string> ReadApi::notReadyReasons() {
   return waiting;
 }
 
-void ReadApi::registerRoutes(RouteTable& routes) {
+void ReadApi::registerRoutes(RouteTable& routes, const ReadLimits& limits) {
   registerImageReadRoutes(routes, [this](const std::function<void(ImageReader&)>& use) {
     auto store = stores_.acquire();
     use(*store);
-  });
+  }, limits);
 
   registerOpenApiRoute(routes, "consumer");
 

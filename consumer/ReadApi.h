@@ -8,6 +8,7 @@
 #include "WriteWorkers.h"
 #include "leafsync/ConsumerMetrics.h"
 #include "leafsync/ConnectionPool.h"
+#include "leafsync/ReadLimits.h"
 #include "leafsync/Store.h"
 
 namespace Pistache {
@@ -35,7 +36,8 @@ class ReadApi {
           std::vector<std::string> topics, const WriteForwarder* forwarder,
           std::chrono::milliseconds write_wait, std::int64_t ready_max_lag);
 
-  void registerRoutes(RouteTable& routes);
+  // `limits`: what a listing or an image read may build (http.max_response_bytes etc.).
+  void registerRoutes(RouteTable& routes, const ReadLimits& limits);
   // Answers the forwarded writes still queued or waiting, then runs no more: call before the
   // HTTP server stops, since their answers go through its connections.
   void stopWrites() { write_workers_.stop(); }

@@ -71,7 +71,7 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
   }
   ReadApi api(stores, metrics, status, topic_names, forwarder.get(), std::chrono::milliseconds(config.write_wait_ms), config.ready_max_lag);
   RouteTable routes;
-  api.registerRoutes(routes);
+  api.registerRoutes(routes, config.read_limits);
   HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads, kMaxRequestBytes,
                     metrics.registry());
   server.start(routes);
@@ -106,7 +106,7 @@ nlohmann::json describeHttp(const nlohmann::json& settings) {
   SyncStatus status(0);
   ReadApi api(no_copy, metrics, status, {}, nullptr, std::chrono::milliseconds(0), 0);
   RouteTable routes;
-  api.registerRoutes(routes);
+  api.registerRoutes(routes, ReadLimits{});
   return routes.describe(describeSettingSource(settings, "http.port"), "");
 }
 

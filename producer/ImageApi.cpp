@@ -27,11 +27,11 @@ ImageApi::ImageApi(ConnectionPool<SourceStore>& stores, ProducerMetrics& metrics
       max_body_bytes_(max_body_bytes),
       on_write_(std::move(on_write)) {}
 
-void ImageApi::registerRoutes(RouteTable& routes) {
+void ImageApi::registerRoutes(RouteTable& routes, const ReadLimits& limits) {
   registerImageReadRoutes(routes, [this](const std::function<void(ImageReader&)>& use) {
     auto store = stores_.acquire();
     use(*store);
-  });
+  }, limits);
 
   registerOpenApiRoute(routes, "producer");
   routes.get(kLivenessPath, guarded([](const Rest::Request& req, Http::ResponseWriter& res) {

@@ -5,6 +5,7 @@
 
 #include "ProducerMetrics.h"
 #include "leafsync/ConnectionPool.h"
+#include "leafsync/ReadLimits.h"
 #include "leafsync/SourceStore.h"
 
 namespace leafsync {
@@ -19,7 +20,8 @@ class ImageApi {
   ImageApi(ConnectionPool<SourceStore>& stores, ProducerMetrics& metrics, std::string write_token,
            std::size_t max_body_bytes, std::function<void()> on_write);
 
-  void registerRoutes(RouteTable& routes);
+  // `limits`: what a listing or an image read may build (http.max_response_bytes etc.).
+  void registerRoutes(RouteTable& routes, const ReadLimits& limits);
 
  private:
   ConnectionPool<SourceStore>& stores_;

@@ -100,7 +100,7 @@ int serve(const Args& args) {
   ImageApi api(stores, metrics, config.write_token, static_cast<std::size_t>(config.max_body_bytes),
                [&relay] { relay->notify(); });
   RouteTable routes;
-  api.registerRoutes(routes);
+  api.registerRoutes(routes, config.read_limits);
   // Bodies over max_body_bytes are refused (JSON 413) from their Content-Length, unread.
   HttpServer server(static_cast<std::uint16_t>(config.http_port), config.http_threads,
                     static_cast<std::size_t>(config.max_body_bytes), metrics.registry());
@@ -186,7 +186,7 @@ nlohmann::json describeHttp(const nlohmann::json& settings) {
   ProducerMetrics metrics;
   ImageApi api(no_source, metrics, "", 0, [] {});
   RouteTable routes;
-  api.registerRoutes(routes);
+  api.registerRoutes(routes, ReadLimits{});
   return routes.describe(describeSettingSource(settings, "http.port"), "serve");
 }
 

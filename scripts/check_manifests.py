@@ -55,6 +55,10 @@ BINARIES = {
     "leafsync-producer": {},
 }
 
+# What reads may hold (the memory check): the binary's own keys, defaults and variables.
+READ_LIMIT_KEYS = ("http.max_response_bytes", "http.large_response_slots")
+
+
 # What a stop takes beyond the consumer's wait for a first assignment: close(), the appliers'
 # last commits, the final log line. The stop without a broker measured by
 # tests/integration/CommandLineTest.cpp (ConsumerWithoutABrokerStopsWithinItsBound) must stay
@@ -707,13 +711,24 @@ class EnvCheck:
         self.r.check(grace is not None and grace - pre >= budget,
                      f"{w.where()}: terminationGracePeriodSeconds ({grace}) must exceed the preStop sleep ({pre}) by {why}")
 
-        # Memory: the consumer's budget plus what reads may hold (4 × 2 × 8 MiB) stays within
-        # 80 % of the pod's limit (docs/deploy.md#memory).
+        # Memory: the consumer's budget plus what reads may hold stays within 80 % of the pod's
+        # limit (docs/deploy.md#memory). Reads: http.large_response_slots large responses at
+        # once, each adding at most 2 × http.max_response_bytes while it is sent (the pod's
+        # values: env, else the ConfigMap, else the default --describe gives).
         budget_mb = int(env.get("LEAFSYNC_MEMORY_BUDGET_MB") or (cfg.get("memory") or {}).get("budget_mb") or 0)
-        if budget_mb:
+        if budget_mb and self.r.check(all(k in binary.config_keys for k in READ_LIMIT_KEYS),
+                                      f"{binary.path} --describe: lists no {' or '.join(READ_LIMIT_KEYS)}"):
+            limits = {}
+            for key in READ_LIMIT_KEYS:
+                described = binary.config_keys[key]
+                var = described.get("env")
+                limits[key.split(".", 1)[1]] = int((env.get(var) if var else None) or setting(cfg, key) or described["default"])
+            reads = limits["large_response_slots"] * 2 * limits["max_response_bytes"]
             limit = memory_bytes(((c.get("resources") or {}).get("limits") or {}).get("memory", "0"))
-            self.r.check((budget_mb + 64) * 2**20 <= 0.8 * limit,
-                         f"{where}: memory.budget_mb {budget_mb} + 64 MiB of reads must stay within 80 % of the memory limit")
+            self.r.check(budget_mb * 2**20 + reads <= 0.8 * limit,
+                         f"{where}: memory.budget_mb {budget_mb} + {reads / 2**20:g} MiB of reads "
+                         f"(http.large_response_slots {limits['large_response_slots']} × 2 × http.max_response_bytes "
+                         f"{limits['max_response_bytes']}) must stay within 80 % of the memory limit")
 
         # Database: a SQLite file must be on a writable volume.
         db_url = env.get("LEAFSYNC_DATABASE_URL") if "LEAFSYNC_DATABASE_URL" in env else (cfg.get("database") or {}).get("url")

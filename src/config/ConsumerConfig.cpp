@@ -125,6 +125,12 @@ std::vector<Setting> makeSettings() {
   t.push_back(intSetting<C>("apply.linger_ms", "LEAFSYNC_LINGER_MS", &C::linger_ms, 0, 60000));
   t.push_back(intSetting<C>("http.port", "LEAFSYNC_HTTP_PORT", &C::http_port, 0, 65535));
   t.push_back(intSetting<C>("http.threads", "LEAFSYNC_HTTP_THREADS", &C::http_threads, 1, 64));
+  t.push_back(intSetting<C>("http.max_response_bytes", "LEAFSYNC_MAX_RESPONSE_BYTES", &C::read_limits,
+                            &ReadLimits::max_response_bytes, 64 << 10, 1 << 30));
+  t.push_back(intSetting<C>("http.large_response_bytes", "LEAFSYNC_LARGE_RESPONSE_BYTES", &C::read_limits,
+                            &ReadLimits::large_response_bytes, 4 << 10, 1 << 30));
+  t.push_back(intSetting<C>("http.large_response_slots", "LEAFSYNC_LARGE_RESPONSE_SLOTS", &C::read_limits,
+                            &ReadLimits::large_response_slots, 1, 256));
   t.push_back(stringSetting<C>("producer_url", "LEAFSYNC_PRODUCER_URL", &C::producer_url));
   t.push_back(intSetting<C>("write_wait_ms", "LEAFSYNC_WRITE_WAIT_MS", &C::write_wait_ms, 0, 600000));
   t.push_back(intSetting<C>("ready_max_lag", "LEAFSYNC_READY_MAX_LAG", &C::ready_max_lag, 0, 100000000));

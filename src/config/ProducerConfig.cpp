@@ -41,6 +41,12 @@ std::vector<Setting> makeSettings() {
   t.push_back(stringSetting<C>("database.url", "LEAFSYNC_DATABASE_URL", &C::database_url));
   t.push_back(intSetting<C>("http.port", "LEAFSYNC_HTTP_PORT", &C::http_port, 0, 65535));
   t.push_back(intSetting<C>("http.threads", "LEAFSYNC_HTTP_THREADS", &C::http_threads, 1, 64));
+  t.push_back(intSetting<C>("http.max_response_bytes", "LEAFSYNC_MAX_RESPONSE_BYTES", &C::read_limits,
+                            &ReadLimits::max_response_bytes, 64 << 10, 1 << 30));
+  t.push_back(intSetting<C>("http.large_response_bytes", "LEAFSYNC_LARGE_RESPONSE_BYTES", &C::read_limits,
+                            &ReadLimits::large_response_bytes, 4 << 10, 1 << 30));
+  t.push_back(intSetting<C>("http.large_response_slots", "LEAFSYNC_LARGE_RESPONSE_SLOTS", &C::read_limits,
+                            &ReadLimits::large_response_slots, 1, 256));
   t.push_back(intSetting<C>("http.max_body_bytes", "LEAFSYNC_MAX_BODY_BYTES", &C::max_body_bytes, 1024, 64 << 20));
   Setting token = setting<C>("", "LEAFSYNC_WRITE_TOKEN", "string", "bearer token required on writes (secret; environment only)");
   token.from_env = [](C& c, const std::string& v) { c.write_token = v; };

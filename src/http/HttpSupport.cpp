@@ -17,6 +17,7 @@
 #include "leafsync/OpenApi.h"
 #include "leafsync/RequestGate.h"
 #include "leafsync/ResponseSlots.h"
+#include "leafsync/StreamedResponse.h"
 #include "leafsync/Store.h"
 
 namespace leafsync {
@@ -34,38 +35,35 @@ bool clientWantsClose(const Rest::Request& request) {
 }
 
 void send(const Rest::Request& request, Http::ResponseWriter& response, Http::Code code,
-          const std::string& body, const Http::Mime::MediaType& mime,
-          std::shared_ptr<void> held_until_written = nullptr) {
-  bool close = clientWantsClose(request);
-  auto& headers = response.headers();
-  headers.remove<Http::Header::Connection>();
-  headers.add<Http::Header::Connection>(close ? Http::ConnectionControl::Close
-                                              : Http::ConnectionControl::KeepAlive);
+          const std::string& body, const Http::Mime::MediaType& mime) {
+  bool close = setConnectionHeader(request, response);
   auto peer = response.getPeer();
-  // `held_until_written` (a ResponseSlots token) lives as long as these callbacks: until the
-  // write has finished or failed.
   response.send(code, body, mime)
       .then(
-          [peer, close, held_until_written](ssize_t) {
+          [peer, close](ssize_t) {
             // Half-close once the response is written: the client reads EOF, closes, and
             // Pistache then reaps the connection.
             if (close && peer) ::shutdown(peer->fd(), SHUT_WR);
           },
-          [held_until_written](std::exception_ptr) {});
+          [](std::exception_ptr) {});
   // Queued: the gate may hand on the connection's next pipelined request.
   RequestGate::answered(peer, code, close);
 }
 
 }  // namespace
 
+bool setConnectionHeader(const Rest::Request& request, Http::ResponseWriter& response) {
+  bool close = clientWantsClose(request);
+  auto& headers = response.headers();
+  headers.remove<Http::Header::Connection>();
+  headers.add<Http::Header::Connection>(close ? Http::ConnectionControl::Close
+                                              : Http::ConnectionControl::KeepAlive);
+  return close;
+}
+
 void sendJson(const Rest::Request& request, Http::ResponseWriter& response, Http::Code code,
               const std::string& body) {
   send(request, response, code, body, MIME(Application, Json));
-}
-
-void sendLargeJson(const Rest::Request& request, Http::ResponseWriter& response,
-                   const std::string& body, std::shared_ptr<void> slot) {
-  send(request, response, Http::Code::Ok, body, MIME(Application, Json), std::move(slot));
 }
 
 void sendText(const Rest::Request& request, Http::ResponseWriter& response, Http::Code code,
@@ -82,12 +80,10 @@ void sendError(const Rest::Request& request, Http::ResponseWriter& response, Htt
   sendJson(request, response, code, errorBody(detail));
 }
 
-std::string imageJson(const ImageRecord& image) {
-  // Ordered as in the seed's responses.
-  nlohmann::ordered_json j = {
-      {"id", image.id},
-      {"camera_id", image.camera_id},
-      {"data", hexEncode(image.data)},
+ImageJsonParts imageJsonParts(const ImageRecord& image) {
+  // Ordered as in the seed's responses: id, camera_id, data, then the rest.
+  nlohmann::ordered_json before = {{"id", image.id}, {"camera_id", image.camera_id}};
+  nlohmann::ordered_json after = {
       {"gps_coordinates", {image.latitude, image.longitude}},
       {"created_at", image.created_at},
       {"updated_at", image.updated_at},
@@ -96,7 +92,17 @@ std::string imageJson(const ImageRecord& image) {
       {"disease", image.disease ? nlohmann::ordered_json(*image.disease) : nullptr},
       {"percentage", image.percentage ? nlohmann::ordered_json(*image.percentage) : nullptr},
   };
-  return j.dump();
+  ImageJsonParts parts{before.dump(), after.dump()};
+  parts.head.back() = ',';  // {"id":1,"camera_id":2}  ->  {"id":1,"camera_id":2,"data":"
+  parts.head += "\"data\":\"";
+  parts.tail.front() = ',';  // {"gps_coordinates":...}  ->  ","gps_coordinates":...}
+  parts.tail.insert(0, "\"");
+  return parts;
+}
+
+std::string imageJson(const ImageRecord& image) {
+  ImageJsonParts parts = imageJsonParts(image);
+  return parts.head + hexEncode(image.data) + parts.tail;
 }
 
 std::optional<std::int64_t> parsePositiveId(std::string_view text) {
@@ -173,30 +179,27 @@ constexpr int kMaxPageSize = 1000;
 // Rows read per query of a listing at first, before their size is known.
 constexpr int kFirstChunkRows = 2;
 
-void refuseLargeResponse(const Rest::Request& req, Http::ResponseWriter& res) {
+void refuseLargeResponse(const Rest::Request& req, Http::ResponseWriter& res, const ReadLimits& limits) {
   res.headers().add(std::make_shared<ResponseHeader>("Retry-After", std::to_string(kLargeResponseRetryAfterS)));
   sendError(req, res, Code::Service_Unavailable,
-            "too many large responses are being sent at once (at most " + std::to_string(kMaxLargeResponses) +
-                " of more than " + std::to_string(kLargeResponseBytes) + " bytes); retry shortly");
+            "too many large responses are being sent at once (at most " + std::to_string(limits.large_response_slots) +
+                " of more than " + std::to_string(limits.large_response_bytes) + " bytes); retry shortly");
 }
 
-struct ListedPage {
-  std::string body;
-  std::shared_ptr<void> slot;  // a ResponseSlots token once the body is large
-  bool complete = true;        // false: it grew large and no slot was free
-};
-
-// The listing's body, read in chunks sized from the rows seen so far so that the rows in
-// memory never hold much more than the room left in the body: it ends at `limit` rows, at
-// the end of the plant, or before the row that would take it past kMaxResponseBytes; then
-// next_after_id is the last id it holds (the client continues from there), null at the end.
-ListedPage listPage(ImageReader& reader, Plant plant, std::int64_t after_id, int limit, ResponseSlots& slots) {
-  ListedPage page;
-  page.body = "{\"items\":[";
+// Writes the listing's body into `out`, reading rows in chunks sized from the rows seen so far
+// so that the rows in memory never hold much more than the room left in the body: it ends at
+// `limit` rows, at the end of the plant, or before the row that would take it past
+// `max_bytes`; then next_after_id is the last id it holds (the client continues from there),
+// null at the end. False when the body grew large and no slot was free (nothing was sent).
+bool writePage(ImageReader& reader, Plant plant, std::int64_t after_id, int limit, std::size_t max_bytes,
+               StreamedResponse& out) {
+  std::size_t body = 0;  // bytes of the body so far
+  auto put = [&](std::string_view text) {
+    body += text.size();
+    return out.append(text);
+  };
   constexpr std::size_t kTail = 48;  // ],"next_after_id":<id>}
-  // Pistache writes the status line, the headers and the body into one buffer that grows by
-  // doubling: a body that leaves room for the headers keeps it at kMaxResponseBytes, not 2×.
-  constexpr std::size_t kLimit = kMaxResponseBytes - 4096;
+  if (!put("{\"items\":[")) return false;
   int rows = 0;
   std::int64_t last_id = after_id;
   bool more = true;      // the plant may hold rows after last_id
@@ -206,39 +209,53 @@ ListedPage listPage(ImageReader& reader, Plant plant, std::int64_t after_id, int
     std::vector<ImageRecord> images = reader.list(plant, last_id, std::min(chunk, limit - rows));
     more = images.size() == static_cast<std::size_t>(std::min(chunk, limit - rows));
     for (ImageRecord& image : images) {
-      std::string item = imageJson(image);
-      const std::int64_t id = image.id;
-      image = ImageRecord{};  // its bytes are in `item` now
-      std::size_t size = page.body.size() + item.size() + 1 + kTail;
-      if (rows > 0 && size > kLimit) {
+      ImageJsonParts parts = imageJsonParts(image);
+      const std::size_t item = parts.head.size() + 2 * image.data.size() + parts.tail.size();
+      if (rows > 0 && body + 1 + item + kTail > max_bytes) {
         cut = true;
         break;
       }
-      if (size > kLargeResponseBytes && !page.slot) {
-        page.slot = slots.tryAcquire();
-        if (!page.slot) {
-          page.complete = false;
-          return page;
-        }
-        page.body.reserve(kLimit);  // one allocation, not a doubling past the limit
-      }
-      if (rows > 0) page.body += ',';
-      page.body += item;
-      last_id = id;
+      if (rows > 0 && !put(",")) return false;
+      if (!put(parts.head)) return false;
+      body += 2 * image.data.size();
+      if (!out.appendHex(image.data)) return false;
+      if (!put(parts.tail)) return false;
+      last_id = image.id;
+      image = ImageRecord{};  // its bytes are on their way
       ++rows;
     }
     if (rows > 0) {
       // Half as many rows as would fill what is left, at the average size so far: their
       // bytes (half their hex JSON) stay within a quarter of the page.
-      std::size_t average = page.body.size() / static_cast<std::size_t>(rows);
-      std::size_t room = kLimit > page.body.size() ? kLimit - page.body.size() : 0;
+      std::size_t average = body / static_cast<std::size_t>(rows);
+      std::size_t room = max_bytes > body ? max_bytes - body : 0;
       chunk = static_cast<int>(std::clamp<std::size_t>(room / std::max<std::size_t>(2 * average, 1), 1, kMaxPageSize));
     }
   }
-  page.body += "],\"next_after_id\":";
-  page.body += (cut || (rows == limit && rows > 0)) ? std::to_string(last_id) : "null";
-  page.body += '}';
-  return page;
+  std::string end = "],\"next_after_id\":";
+  end += (cut || (rows == limit && rows > 0)) ? std::to_string(last_id) : "null";
+  end += '}';
+  return put(end);
+}
+
+// Runs `write`, which builds a body into `out`, and sends it; a 503 when it grew large and no
+// slot was free. A failure once the body is streaming cannot become an error response: the
+// connection is closed instead (StreamedResponse::abort).
+void sendStreamed(const Rest::Request& req, Http::ResponseWriter& res, const ReadLimits& limits, ResponseSlots& slots,
+                  const std::function<bool(StreamedResponse&)>& write) {
+  // Past max_response_bytes a body always streams, so the slots bound every large body.
+  StreamedResponse out(req, res, slots,
+                       static_cast<std::size_t>(std::min(limits.large_response_bytes, limits.max_response_bytes)));
+  bool written = false;
+  try {
+    written = write(out);
+  } catch (const std::exception& e) {
+    if (!out.streaming()) throw;  // nothing sent yet: guarded() answers it
+    out.abort(e.what());
+    return;
+  }
+  if (!written) return refuseLargeResponse(req, res, limits);
+  out.finish();
 }
 
 }  // namespace
@@ -280,8 +297,8 @@ void registerOpenApiRoute(RouteTable& routes, const std::string& service) {
   registerDocsRoutes(routes);
 }
 
-void registerImageReadRoutes(RouteTable& routes, WithReader with_reader) {
-  auto slots = std::make_shared<ResponseSlots>(kMaxLargeResponses);
+void registerImageReadRoutes(RouteTable& routes, WithReader with_reader, const ReadLimits& limits) {
+  auto slots = std::make_shared<ResponseSlots>(static_cast<std::size_t>(limits.large_response_slots));
   routes.get("/ping", guarded([](const Rest::Request& req, Http::ResponseWriter& res) {
     sendJson(req, res, Code::Ok, "\"Hello, I am alive\"");
   }));
@@ -299,7 +316,7 @@ void registerImageReadRoutes(RouteTable& routes, WithReader with_reader) {
     sendJson(req, res, Code::Ok, nlohmann::json{{"total_images", total}}.dump());
   }));
 
-  routes.get("/image-plant/:plant/", guarded([with_reader, slots](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get("/image-plant/:plant/", guarded([with_reader, slots, limits](const Rest::Request& req, Http::ResponseWriter& res) {
     auto plant = plantParam(req);
     if (!plant) return sendError(req, res, Code::Not_Found, unknownPlantDetail(req.param(":plant").as<std::string>()));
     std::int64_t after_id = 0;
@@ -316,13 +333,16 @@ void registerImageReadRoutes(RouteTable& routes, WithReader with_reader) {
       }
       limit = static_cast<int>(*parsed);
     }
-    ListedPage page;
-    with_reader([&](ImageReader& reader) { page = listPage(reader, *plant, after_id, limit, *slots); });
-    if (!page.complete) return refuseLargeResponse(req, res);
-    sendLargeJson(req, res, page.body, std::move(page.slot));
+    sendStreamed(req, res, limits, *slots, [&](StreamedResponse& out) {
+      bool written = false;
+      with_reader([&](ImageReader& reader) {
+        written = writePage(reader, *plant, after_id, limit, static_cast<std::size_t>(limits.max_response_bytes), out);
+      });
+      return written;
+    });
   }));
 
-  routes.get("/image-plant/:plant/:id", guarded([with_reader, slots](const Rest::Request& req, Http::ResponseWriter& res) {
+  routes.get("/image-plant/:plant/:id", guarded([with_reader, slots, limits](const Rest::Request& req, Http::ResponseWriter& res) {
     auto plant = plantParam(req);
     if (!plant) return sendError(req, res, Code::Not_Found, unknownPlantDetail(req.param(":plant").as<std::string>()));
     auto id = idParam(req);
@@ -335,11 +355,11 @@ void registerImageReadRoutes(RouteTable& routes, WithReader with_reader) {
     if (!image) {
       return sendError(req, res, Code::Not_Found, std::string(plantName(*plant)) + " image " + std::to_string(*id) + " not found");
     }
-    std::string body = imageJson(*image);
-    image.reset();
-    std::shared_ptr<void> slot;
-    if (body.size() > kLargeResponseBytes && !(slot = slots->tryAcquire())) return refuseLargeResponse(req, res);
-    sendLargeJson(req, res, body, std::move(slot));
+    // Its hex goes out a piece at a time: the image's bytes plus what the client has not read.
+    sendStreamed(req, res, limits, *slots, [&](StreamedResponse& out) {
+      ImageJsonParts parts = imageJsonParts(*image);
+      return out.append(parts.head) && out.appendHex(image->data) && out.append(parts.tail);
+    });
   }));
 
   routes.router().addNotFoundHandler(guarded([](const Rest::Request& req, Http::ResponseWriter& res) {

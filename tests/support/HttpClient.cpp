@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 
 namespace leafsync::testing {
 namespace {
@@ -17,6 +18,43 @@ std::size_t contentLength(const std::string& headers) {
   auto pos = lower.find("content-length:");
   if (pos == std::string::npos) return std::string::npos;
   return std::strtoull(headers.c_str() + pos + 15, nullptr, 10);
+}
+
+bool isChunked(const std::string& headers) {
+  std::string lower;
+  for (char c : headers) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower.find("transfer-encoding: chunked") != std::string::npos;
+}
+
+// The body of a chunked message once its last chunk has come, else nullopt. Strict: a chunk
+// whose size line or CRLF is wrong makes the body unreadable, so a test sees it.
+std::optional<std::string> dechunk(const std::string& data, std::size_t from, bool* malformed) {
+  std::string body;
+  std::size_t pos = from;
+  for (;;) {
+    std::size_t line_end = data.find("\r\n", pos);
+    if (line_end == std::string::npos) return std::nullopt;
+    char* end = nullptr;
+    std::string line = data.substr(pos, line_end - pos);
+    unsigned long long size = std::strtoull(line.c_str(), &end, 16);
+    if (line.empty() || *end != '\0') {
+      *malformed = true;
+      return std::nullopt;
+    }
+    pos = line_end + 2;
+    if (size == 0) {
+      if (data.size() < pos + 2) return std::nullopt;
+      if (data.compare(pos, 2, "\r\n") != 0) *malformed = true;
+      return *malformed ? std::nullopt : std::optional<std::string>(body);
+    }
+    if (data.size() < pos + size + 2) return std::nullopt;
+    if (data.compare(pos + size, 2, "\r\n") != 0) {
+      *malformed = true;
+      return std::nullopt;
+    }
+    body.append(data, pos, size);
+    pos += size + 2;
+  }
 }
 
 }  // namespace
@@ -36,6 +74,7 @@ HttpResponse httpRaw(std::uint16_t port, const std::string& request,
   }
   ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   std::string data;
+  std::optional<std::string> chunked_body;  // set once a chunked body is complete
   auto until = std::chrono::steady_clock::now() + timeout;
   bool complete = false;
   while (std::chrono::steady_clock::now() < until) {
@@ -50,6 +89,16 @@ HttpResponse httpRaw(std::uint16_t port, const std::string& request,
     }
     data.append(buf, static_cast<std::size_t>(n));
     auto end = data.find("\r\n\r\n");
+    if (end != std::string::npos && isChunked(data.substr(0, end))) {
+      bool malformed = false;
+      // Decoding the whole message at every read is quadratic; only try once the last chunk's
+      // terminator may have come.
+      if (data.size() >= 5 && data.compare(data.size() - 5, 5, "0\r\n\r\n") == 0) {
+        chunked_body = dechunk(data, end + 4, &malformed);
+        if (malformed || (chunked_body && !closed_by_server)) break;
+      }
+      continue;
+    }
     if (end != std::string::npos && !closed_by_server) {
       std::size_t length = contentLength(data.substr(0, end));
       if (length != std::string::npos && data.size() >= end + 4 + length) {
@@ -64,7 +113,13 @@ HttpResponse httpRaw(std::uint16_t port, const std::string& request,
   if (data.compare(0, 5, "HTTP/") != 0 || end == std::string::npos) return response;
   response.status = std::atoi(data.c_str() + data.find(' ') + 1);
   response.headers = data.substr(0, end);
-  response.body = data.substr(end + 4);
+  if (isChunked(response.headers)) {
+    // An incomplete or malformed chunked body is no body: the test sees the cut.
+    response.body = chunked_body ? std::move(*chunked_body) : std::string();
+    if (!chunked_body) response.status = 0;
+  } else {
+    response.body = data.substr(end + 4);
+  }
   return response;
 }
 

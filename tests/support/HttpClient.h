@@ -13,7 +13,8 @@ struct HttpResponse {
 };
 
 // One request on a fresh connection to 127.0.0.1:port, read until the server closes or the
-// Content-Length is complete. `raw` requests let tests speak HTTP/1.0 or omit keep-alive.
+// Content-Length (or the last chunk of a chunked body, then decoded) is complete; a cut or
+// malformed chunked body gives status 0. `raw` requests let tests speak HTTP/1.0 or omit keep-alive.
 HttpResponse httpRequest(std::uint16_t port, const std::string& method, const std::string& path,
                          const std::string& body = "");
 HttpResponse httpRaw(std::uint16_t port, const std::string& request,

@@ -72,6 +72,42 @@ TEST_F(ConsumerConfigTest, MemoryBudgetIsReadAndTheEnvironmentOverridesIt) {
   EXPECT_THROW(load(), ConfigError);
 }
 
+TEST_F(ConsumerConfigTest, ReadLimitsAreReadAndTheEnvironmentOverridesThem) {
+  EXPECT_EQ(load().read_limits.max_response_bytes, 8 << 20);  // the defaults
+  EXPECT_EQ(load().read_limits.large_response_bytes, 1 << 20);
+  EXPECT_EQ(load().read_limits.large_response_slots, 4);
+  write("consumer.yaml",
+        "kafka: {properties: kafka.json}\n"
+        "http: {max_response_bytes: 4194304, large_response_bytes: 524288, large_response_slots: 2}\n");
+  ReadLimits limits = load().read_limits;
+  EXPECT_EQ(limits.max_response_bytes, 4 << 20);
+  EXPECT_EQ(limits.large_response_bytes, 512 << 10);
+  EXPECT_EQ(limits.large_response_slots, 2);
+  env_ = {{"LEAFSYNC_MAX_RESPONSE_BYTES", "2097152"}, {"LEAFSYNC_LARGE_RESPONSE_BYTES", "65536"},
+          {"LEAFSYNC_LARGE_RESPONSE_SLOTS", "8"}};
+  limits = load().read_limits;
+  EXPECT_EQ(limits.max_response_bytes, 2 << 20);
+  EXPECT_EQ(limits.large_response_bytes, 64 << 10);
+  EXPECT_EQ(limits.large_response_slots, 8);
+}
+
+TEST_F(ConsumerConfigTest, ReadLimitsOutOfRangeAreRefusedWithTheSettingNamed) {
+  const std::map<std::string, std::string> cases = {
+      {"LEAFSYNC_MAX_RESPONSE_BYTES", "1000"},         // below 64 KiB
+      {"LEAFSYNC_LARGE_RESPONSE_BYTES", "1000"},       // below 4 KiB
+      {"LEAFSYNC_LARGE_RESPONSE_SLOTS", "0"},
+  };
+  for (const auto& [name, value] : cases) {
+    env_ = {{name, value}};
+    try {
+      load();
+      ADD_FAILURE() << name << "=" << value << " accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST_F(ConsumerConfigTest, EnvironmentOverridesWin) {
   env_ = {{"LEAFSYNC_BOOTSTRAP_SERVERS", "kafka:9092"}, {"LEAFSYNC_GROUP_ID", "copy-2"},
           {"LEAFSYNC_DATABASE_URL", "sqlite:/data/copy.db"}, {"LEAFSYNC_HTTP_PORT", "18080"},

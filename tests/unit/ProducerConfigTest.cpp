@@ -45,9 +45,30 @@ TEST_F(ProducerConfigTest, UnknownKeysAreRefusedWithTheKeyNamed) {
 TEST_F(ProducerConfigTest, EveryKeyTheLoaderReadsIsAccepted) {
   write("producer.yaml",
         "kafka: {properties: kafka.json}\ntopics: {potato: p, tomato: t, pepper: q}\n"
-        "database: {url: 'sqlite:x.sqlite'}\nhttp: {port: 1, threads: 1, max_body_bytes: 2048}\n"
+        "database: {url: 'sqlite:x.sqlite'}\nhttp: {port: 1, threads: 1, max_body_bytes: 2048, max_response_bytes: 65536, "
+        "large_response_bytes: 4096, large_response_slots: 1}\n"
         "relay: {batch_size: 1, poll_ms: 1}\nlog_level: warn\n");
   EXPECT_EQ(loadError(), "");
+}
+
+TEST_F(ProducerConfigTest, ReadLimitsAreReadAndTheEnvironmentOverridesThem) {
+  write("producer.yaml", "kafka: {properties: kafka.json}\nhttp: {max_response_bytes: 4194304, large_response_slots: 2}\n");
+  std::map<std::string, std::string> env;
+  auto load = [&] {
+    return loadProducerConfig(dir_.file("producer.yaml"), [&env](const std::string& name) -> std::optional<std::string> {
+      auto it = env.find(name);
+      if (it == env.end()) return std::nullopt;
+      return it->second;
+    });
+  };
+  EXPECT_EQ(load().read_limits.max_response_bytes, 4 << 20);
+  EXPECT_EQ(load().read_limits.large_response_bytes, 1 << 20);  // the default
+  EXPECT_EQ(load().read_limits.large_response_slots, 2);
+  env = {{"LEAFSYNC_MAX_RESPONSE_BYTES", "2097152"}, {"LEAFSYNC_LARGE_RESPONSE_SLOTS", "6"}};
+  EXPECT_EQ(load().read_limits.max_response_bytes, 2 << 20);
+  EXPECT_EQ(load().read_limits.large_response_slots, 6);
+  env = {{"LEAFSYNC_LARGE_RESPONSE_SLOTS", "257"}};  // past its bound
+  EXPECT_THROW(load(), ConfigError);
 }
 
 }  // namespace

@@ -51,9 +51,10 @@ ConfigSetting<Config> setting(std::string key, std::string env, std::string type
   return s;
 }
 
-// An integer in [min, max], the same bounds from the file and from the environment.
-template <typename Config>
-ConfigSetting<Config> intSetting(std::string key, std::string env, int Config::*field, int min, int max) {
+// An integer in [min, max], the same bounds from the file and from the environment; `field(c)`
+// is the config's int it sets (for a plain member or one of a part, below).
+template <typename Config, typename Field>
+ConfigSetting<Config> boundedIntSetting(std::string key, std::string env, Field field, int min, int max) {
   ConfigSetting<Config> s;
   s.key = key;
   s.env = env;
@@ -64,14 +65,28 @@ ConfigSetting<Config> intSetting(std::string key, std::string env, int Config::*
       throw ConfigError(key + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
                         "], got " + std::to_string(value));
     }
-    c.*field = value;
+    field(c) = value;
   };
   if (!env.empty()) {
-    s.from_env = [field, env, min, max](Config& c, const std::string& v) { c.*field = parseIntSetting(v, env, min, max); };
+    s.from_env = [field, env, min, max](Config& c, const std::string& v) { field(c) = parseIntSetting(v, env, min, max); };
   }
-  s.value = [field](const Config& c) { return nlohmann::json(c.*field); };
+  s.value = [field](const Config& c) { return nlohmann::json(field(c)); };
   s.limits = {{"min", min}, {"max", max}};
   return s;
+}
+
+template <typename Config>
+ConfigSetting<Config> intSetting(std::string key, std::string env, int Config::*member, int min, int max) {
+  return boundedIntSetting<Config>(std::move(key), std::move(env), [member](auto& c) -> auto& { return c.*member; },
+                                   min, max);
+}
+
+// An integer of a part of the config, e.g. c.read_limits.large_response_slots.
+template <typename Config, typename Part>
+ConfigSetting<Config> intSetting(std::string key, std::string env, Part Config::*part, int Part::*member, int min,
+                                 int max) {
+  return boundedIntSetting<Config>(std::move(key), std::move(env),
+                                   [part, member](auto& c) -> auto& { return (c.*part).*member; }, min, max);
 }
 
 template <typename Config>

@@ -11,6 +11,7 @@
 
 #include "leafsync/Log.h"
 #include "leafsync/Plant.h"
+#include "leafsync/ReadLimits.h"
 
 namespace leafsync {
 
@@ -52,6 +53,7 @@ struct ConsumerConfig {
   int linger_ms = 20;
   int http_port = 8080;
   int http_threads = 2;
+  ReadLimits read_limits;  // http.max_response_bytes, http.large_response_bytes, http.large_response_slots
   std::string producer_url;  // where writes go; empty means this copy refuses them
   int write_wait_ms = 5000;  // how long a forwarded write waits to be applied to this copy
   int ready_max_lag = 1000;  // readiness: at most this many events behind on every partition

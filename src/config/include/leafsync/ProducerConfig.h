@@ -17,6 +17,7 @@ struct ProducerConfig {
   int http_port = 8080;
   int http_threads = 2;
   int max_body_bytes = 1 << 20;
+  ReadLimits read_limits;  // http.max_response_bytes, http.large_response_bytes, http.large_response_slots
   // Bearer token that writes must carry; empty = writes are open. Only from the environment
   // (LEAFSYNC_WRITE_TOKEN, a Kubernetes Secret), never from a file in the repo.
   std::string write_token;

@@ -16,6 +16,7 @@
 
 #include "leafsync/ImageRecord.h"
 #include "leafsync/Plant.h"
+#include "leafsync/ReadLimits.h"
 #include "leafsync/RequestGate.h"
 #include "leafsync/RouteTable.h"
 #include "leafsync/RouteTemplates.h"
@@ -31,9 +32,9 @@ namespace leafsync {
 // Pistache 0.0.5 announces the close but leaves the socket open, which hangs such clients.
 void sendJson(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
               Pistache::Http::Code code, const std::string& body);
-// A 200 JSON body holding a ResponseSlots token until Pistache has written it.
-void sendLargeJson(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
-                   const std::string& body, std::shared_ptr<void> slot);
+// Sets the response's Connection header from the request's; true when the connection is to
+// close after the response (the sender then half-closes it once the response is written).
+bool setConnectionHeader(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
 void sendText(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
               Pistache::Http::Code code, const std::string& body,
               const Pistache::Http::Mime::MediaType& mime);
@@ -64,6 +65,13 @@ std::string errorBody(const std::string& detail);
 
 // The seed's JSON shape of an image: data as hex, gps as [lat, lon].
 std::string imageJson(const ImageRecord& image);
+// The same, around its data: head + hexEncode(image.data) + tail == imageJson(image), so that
+// a large image can be sent without its hex in memory at once.
+struct ImageJsonParts {
+  std::string head;
+  std::string tail;
+};
+ImageJsonParts imageJsonParts(const ImageRecord& image);
 
 // Route parameters as Pistache 0.0.5 gives them (raw, not URL-decoded), checked by us
 // because its own conversion turns a bad value into a 500.
@@ -84,7 +92,8 @@ using WithReader = std::function<void(const std::function<void(ImageReader&)>& u
 // The seed's read endpoints, the same on the image-api and on the copy: /ping,
 // /image-plant/is-deployed/, /image-plant/{plant}/total/, /image-plant/{plant}/{id}, the
 // paginated listing /image-plant/{plant}/?after_id=&limit=, and a JSON 404 for other paths.
-void registerImageReadRoutes(RouteTable& routes, WithReader with_reader);
+// `limits` bound what a listing or an image read builds (docs/api.md, "Response limits").
+void registerImageReadRoutes(RouteTable& routes, WithReader with_reader, const ReadLimits& limits);
 
 // GET /openapi.json: docs/openapi.json as `service` ("consumer", "producer") serves it; and
 // the interactive docs over it (registerDocsRoutes).
