@@ -19,12 +19,6 @@ void setStartWhenEmpty(ConsumerConfig& c, const std::string& value) {
   c.start_from_latest_when_empty = value == "latest";
 }
 
-void setLevel(ConsumerConfig& c, const std::string& value) {
-  auto level = parseLogLevel(value);
-  if (!level) throw ConfigError("log_level must be debug, info, warn or error, got '" + value + "'");
-  c.log_level = *level;
-}
-
 std::vector<TopicConfig> parseTopicList(const std::string& list) {
   std::vector<TopicConfig> topics;
   std::size_t start = 0;
@@ -76,13 +70,7 @@ using Setting = ConfigSetting<ConsumerConfig>;
 std::vector<Setting> makeSettings() {
   using C = ConsumerConfig;
   std::vector<Setting> t;
-  Setting properties = stringSetting<C>("kafka.properties", "LEAFSYNC_KAFKA_PROPERTIES", &C::kafka_properties_file, "path");
-  properties.note = "JSON file of librdkafka settings, required; from the file relative to the YAML's folder";
-  properties.from_yaml = [](C& c, const ConfigNode& node) {
-    c.kafka_properties_file = resolveNextTo(node.file(), yamlValue<std::string>(node, "kafka.properties"));
-  };
-  properties.value = nullptr;
-  t.push_back(properties);
+  t.push_back(kafkaPropertiesFileSetting<C>());
   t.push_back(kafkaPropertySetting<C>("LEAFSYNC_BOOTSTRAP_SERVERS", "bootstrap.servers"));
   t.push_back(kafkaPropertySetting<C>("LEAFSYNC_GROUP_ID", "group.id"));
   t.push_back(kafkaPropertySetting<C>("LEAFSYNC_GROUP_INSTANCE_ID", "group.instance.id", "static membership"));
@@ -125,23 +113,13 @@ std::vector<Setting> makeSettings() {
   t.push_back(intSetting<C>("apply.linger_ms", "LEAFSYNC_LINGER_MS", &C::linger_ms, 0, 60000));
   t.push_back(intSetting<C>("http.port", "LEAFSYNC_HTTP_PORT", &C::http_port, 0, 65535));
   t.push_back(intSetting<C>("http.threads", "LEAFSYNC_HTTP_THREADS", &C::http_threads, 1, 64));
-  t.push_back(intSetting<C>("http.max_response_bytes", "LEAFSYNC_MAX_RESPONSE_BYTES", &C::read_limits,
-                            &ReadLimits::max_response_bytes, 64 << 10, 1 << 30));
-  t.push_back(intSetting<C>("http.large_response_bytes", "LEAFSYNC_LARGE_RESPONSE_BYTES", &C::read_limits,
-                            &ReadLimits::large_response_bytes, 4 << 10, 1 << 30));
-  t.push_back(intSetting<C>("http.large_response_slots", "LEAFSYNC_LARGE_RESPONSE_SLOTS", &C::read_limits,
-                            &ReadLimits::large_response_slots, 1, 256));
+  addReadLimitSettings(t);
   t.push_back(stringSetting<C>("producer_url", "LEAFSYNC_PRODUCER_URL", &C::producer_url));
   t.push_back(intSetting<C>("write_wait_ms", "LEAFSYNC_WRITE_WAIT_MS", &C::write_wait_ms, 0, 600000));
   t.push_back(intSetting<C>("ready_max_lag", "LEAFSYNC_READY_MAX_LAG", &C::ready_max_lag, 0, 100000000));
   t.push_back(intSetting<C>("stall_after_s", "LEAFSYNC_STALL_AFTER_S", &C::stall_after_s, 1, 86400));
 
-  Setting level = setting<C>("log_level", "LEAFSYNC_LOG_LEVEL", "enum", "");
-  level.from_yaml = [](C& c, const ConfigNode& n) { setLevel(c, yamlValue<std::string>(n, "log_level")); };
-  level.from_env = setLevel;
-  level.value = [](const C& c) { return nlohmann::json(logLevelName(c.log_level)); };
-  level.limits = {{"values", {"debug", "info", "warn", "error"}}};
-  t.push_back(level);
+  t.push_back(logLevelSetting<C>());
   t.push_back(intSetting<C>("memory.budget_mb", "LEAFSYNC_MEMORY_BUDGET_MB", &C::memory_budget_mb, 0, 1 << 20));
   return t;
 }

@@ -7,23 +7,11 @@ namespace {
 
 using Setting = ConfigSetting<ProducerConfig>;
 
-void setLevel(ProducerConfig& c, const std::string& value) {
-  auto level = parseLogLevel(value);
-  if (!level) throw ConfigError("log_level must be debug, info, warn or error, got '" + value + "'");
-  c.log_level = *level;
-}
-
 // Every key of producer.yaml and every LEAFSYNC_* variable the producer reads.
 std::vector<Setting> makeSettings() {
   using C = ProducerConfig;
   std::vector<Setting> t;
-  Setting properties = stringSetting<C>("kafka.properties", "LEAFSYNC_KAFKA_PROPERTIES", &C::kafka_properties_file, "path");
-  properties.note = "JSON file of librdkafka settings, required; from the file relative to the YAML's folder";
-  properties.from_yaml = [](C& c, const ConfigNode& node) {
-    c.kafka_properties_file = resolveNextTo(node.file(), yamlValue<std::string>(node, "kafka.properties"));
-  };
-  properties.value = nullptr;
-  t.push_back(properties);
+  t.push_back(kafkaPropertiesFileSetting<C>());
   t.push_back(kafkaPropertySetting<C>("LEAFSYNC_BOOTSTRAP_SERVERS", "bootstrap.servers"));
   for (Plant plant : kAllPlants) {
     std::string key = "topics." + std::string(plantName(plant));
@@ -41,12 +29,7 @@ std::vector<Setting> makeSettings() {
   t.push_back(stringSetting<C>("database.url", "LEAFSYNC_DATABASE_URL", &C::database_url));
   t.push_back(intSetting<C>("http.port", "LEAFSYNC_HTTP_PORT", &C::http_port, 0, 65535));
   t.push_back(intSetting<C>("http.threads", "LEAFSYNC_HTTP_THREADS", &C::http_threads, 1, 64));
-  t.push_back(intSetting<C>("http.max_response_bytes", "LEAFSYNC_MAX_RESPONSE_BYTES", &C::read_limits,
-                            &ReadLimits::max_response_bytes, 64 << 10, 1 << 30));
-  t.push_back(intSetting<C>("http.large_response_bytes", "LEAFSYNC_LARGE_RESPONSE_BYTES", &C::read_limits,
-                            &ReadLimits::large_response_bytes, 4 << 10, 1 << 30));
-  t.push_back(intSetting<C>("http.large_response_slots", "LEAFSYNC_LARGE_RESPONSE_SLOTS", &C::read_limits,
-                            &ReadLimits::large_response_slots, 1, 256));
+  addReadLimitSettings(t);
   t.push_back(intSetting<C>("http.max_body_bytes", "LEAFSYNC_MAX_BODY_BYTES", &C::max_body_bytes, 1024, 64 << 20));
   Setting token = setting<C>("", "LEAFSYNC_WRITE_TOKEN", "string", "bearer token required on writes (secret; environment only)");
   token.from_env = [](C& c, const std::string& v) { c.write_token = v; };
@@ -54,12 +37,7 @@ std::vector<Setting> makeSettings() {
   t.push_back(token);
   t.push_back(intSetting<C>("relay.batch_size", "", &C::relay_batch_size, 1, 100000));
   t.push_back(intSetting<C>("relay.poll_ms", "", &C::relay_poll_ms, 1, 60000));
-  Setting level = setting<C>("log_level", "LEAFSYNC_LOG_LEVEL", "enum", "");
-  level.from_yaml = [](C& c, const ConfigNode& n) { setLevel(c, yamlValue<std::string>(n, "log_level")); };
-  level.from_env = setLevel;
-  level.value = [](const C& c) { return nlohmann::json(logLevelName(c.log_level)); };
-  level.limits = {{"values", {"debug", "info", "warn", "error"}}};
-  t.push_back(level);
+  t.push_back(logLevelSetting<C>());
   return t;
 }
 

@@ -14,6 +14,8 @@
 
 #include "leafsync/ConfigNode.h"
 #include "leafsync/ConfigSupport.h"
+#include "leafsync/Log.h"
+#include "leafsync/ReadLimits.h"
 
 namespace leafsync {
 
@@ -111,6 +113,47 @@ ConfigSetting<Config> kafkaPropertySetting(std::string env, std::string property
   s.kafka_property = property;
   s.from_env = [property](Config& c, const std::string& v) { c.kafka[property] = v; };
   return s;
+}
+
+// The rows both services' tables share.
+
+// kafka.properties: the librdkafka JSON file, read relative to the YAML's folder.
+template <typename Config>
+ConfigSetting<Config> kafkaPropertiesFileSetting() {
+  ConfigSetting<Config> s =
+      stringSetting<Config>("kafka.properties", "LEAFSYNC_KAFKA_PROPERTIES", &Config::kafka_properties_file, "path");
+  s.note = "JSON file of librdkafka settings, required; from the file relative to the YAML's folder";
+  s.from_yaml = [](Config& c, const ConfigNode& node) {
+    c.kafka_properties_file = resolveNextTo(node.file(), yamlValue<std::string>(node, "kafka.properties"));
+  };
+  s.value = nullptr;
+  return s;
+}
+
+template <typename Config>
+ConfigSetting<Config> logLevelSetting() {
+  auto set = [](Config& c, const std::string& value) {
+    auto level = parseLogLevel(value);
+    if (!level) throw ConfigError("log_level must be debug, info, warn or error, got '" + value + "'");
+    c.log_level = *level;
+  };
+  ConfigSetting<Config> s = setting<Config>("log_level", "LEAFSYNC_LOG_LEVEL", "enum", "");
+  s.from_yaml = [set](Config& c, const ConfigNode& n) { set(c, yamlValue<std::string>(n, "log_level")); };
+  s.from_env = set;
+  s.value = [](const Config& c) { return nlohmann::json(logLevelName(c.log_level)); };
+  s.limits = {{"values", {"debug", "info", "warn", "error"}}};
+  return s;
+}
+
+// http.max_response_bytes, http.large_response_bytes, http.large_response_slots (ReadLimits).
+template <typename Config>
+void addReadLimitSettings(std::vector<ConfigSetting<Config>>& table) {
+  table.push_back(intSetting<Config>("http.max_response_bytes", "LEAFSYNC_MAX_RESPONSE_BYTES", &Config::read_limits,
+                                     &ReadLimits::max_response_bytes, 64 << 10, 1 << 30));
+  table.push_back(intSetting<Config>("http.large_response_bytes", "LEAFSYNC_LARGE_RESPONSE_BYTES",
+                                     &Config::read_limits, &ReadLimits::large_response_bytes, 4 << 10, 1 << 30));
+  table.push_back(intSetting<Config>("http.large_response_slots", "LEAFSYNC_LARGE_RESPONSE_SLOTS",
+                                     &Config::read_limits, &ReadLimits::large_response_slots, 1, 256));
 }
 
 template <typename Config>
