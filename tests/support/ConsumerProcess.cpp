@@ -252,9 +252,11 @@ void publishChanges(StreamModel& model, std::int64_t events, const ConsumerSetup
   producer.flush();
 }
 
-std::int64_t committedEvents(const std::string& database_url) {
+std::int64_t committedEvents(const std::string& database_url) { return committedEvents(*openStore(database_url)); }
+
+std::int64_t committedEvents(Store& copy) {
   std::int64_t total = 0;
-  for (const PartitionOffset& o : openStore(database_url)->offsets()) total += o.next_offset;
+  for (const PartitionOffset& o : copy.offsets()) total += o.next_offset;
   return total;
 }
 

@@ -11,6 +11,10 @@
 #include "leafsync/Plant.h"
 #include "support/TempDir.h"
 
+namespace leafsync {
+class Store;
+}
+
 namespace leafsync::testing {
 
 class StreamModel;
@@ -99,6 +103,8 @@ void publishChanges(StreamModel& model, std::int64_t events, const ConsumerSetup
 // Messages the copy at `database_url` has applied: its stored next offsets summed over every
 // partition (the topics of a test start at offset 0).
 std::int64_t committedEvents(const std::string& database_url);
+// The same on a store already open (opening one migrates, which needs the write lock).
+std::int64_t committedEvents(Store& copy);
 
 // Polls `condition` until it holds or the deadline passes.
 template <typename Condition>
