@@ -23,7 +23,7 @@ prometheus::Gauge& gauge(prometheus::Registry& r, const char* name, const char* 
 
 }  // namespace
 
-BatchMetrics::BatchMetrics(std::string_view strategy_name)
+BatchMetrics::BatchMetrics(std::string_view strategy_name, std::string_view transport)
     : bytes_read(counterFamily(*registry_, "leafsync_sync_bytes_total",
                                "Bytes moved by the sync: for the batch job, row bytes read from the source "
                                "(direction=read) and stored in its copy (direction=written)")
@@ -80,7 +80,30 @@ BatchMetrics::BatchMetrics(std::string_view strategy_name)
       last_run_rows_written(gauge(*registry_, "leafsync_batch_last_run_rows", "",
                                   {{"strategy", std::string(strategy_name)}, {"direction", "written"}})),
       last_run_rows_deleted(gauge(*registry_, "leafsync_batch_last_run_rows", "",
-                                  {{"strategy", std::string(strategy_name)}, {"direction", "deleted"}})) {}
+                                  {{"strategy", std::string(strategy_name)}, {"direction", "deleted"}})) {
+  const std::string strategy(strategy_name);
+  if (transport == "wire") {
+    auto& wire = counterFamily(*registry_, "leafsync_wire_bytes_total",
+                               "Bytes on the network: for the batch job, what its connection to the source "
+                               "received and sent (the socket's tcp_info: protocol framing included)");
+    wire_received = &wire.Add({{"mode", "batch"}, {"strategy", strategy}, {"client", "source"}, {"direction", "received"}});
+    wire_sent = &wire.Add({{"mode", "batch"}, {"strategy", strategy}, {"client", "source"}, {"direction", "sent"}});
+  } else if (transport == "file") {
+    file_read = &counterFamily(*registry_, "leafsync_file_read_bytes_total",
+                               "A SQLite source has no wire: bytes of the database pages the batch job read "
+                               "from its file (page cache misses x page size)")
+                     .Add({{"mode", "batch"}, {"strategy", strategy}, {"client", "source"}});
+  }
+}
+
+void BatchMetrics::addTransport(std::string_view transport, double received, double sent) {
+  if (transport == "wire" && wire_received) {
+    wire_received->Increment(received);
+    wire_sent->Increment(sent);
+  } else if (transport == "file" && file_read) {
+    file_read->Increment(received);
+  }
+}
 
 std::string BatchMetrics::serialize() const { return serializeServiceMetrics(*registry_); }
 

@@ -21,6 +21,15 @@ namespace leafsync {
 //                                                               written = row bytes the copy stored
 //   leafsync_sync_rows_total{mode="batch",strategy,direction}    read, written (created or changed), deleted
 //
+//   leafsync_wire_bytes_total{mode="batch",strategy,client="source",direction}
+//                                                               a source over the network (PostgreSQL):
+//                                                               bytes its connection's socket
+//                                                               received / sent, as the stream's
+//                                                               Kafka clients report theirs
+//   leafsync_file_read_bytes_total{mode="batch",strategy,client="source"}
+//                                                               a SQLite source has no wire: the
+//                                                               database pages read from its file
+//
 // and the job's own: runs by outcome, run duration, the last run's numbers and timestamps.
 // `strategy` is "full" or "watermark"; every series exists from start-up (zeros) so that every
 // dashboard query has an answer before the first run.
@@ -28,7 +37,8 @@ class BatchMetrics {
   std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
 
  public:
-  explicit BatchMetrics(std::string_view strategy);
+  // `transport`: how the source is reached (sourceTransport(url)); only its series exist.
+  explicit BatchMetrics(std::string_view strategy, std::string_view transport = "file");
 
   prometheus::Counter& bytes_read;
   prometheus::Counter& bytes_written;
@@ -51,6 +61,13 @@ class BatchMetrics {
   prometheus::Gauge& last_run_rows_read;
   prometheus::Gauge& last_run_rows_written;
   prometheus::Gauge& last_run_rows_deleted;
+
+  // Adds to the transport series `transport` names ("wire" or "file"; anything else or the
+  // series the job does not have: nothing).
+  void addTransport(std::string_view transport, double received, double sent);
+  prometheus::Counter* wire_received = nullptr;  // a source over the network only
+  prometheus::Counter* wire_sent = nullptr;
+  prometheus::Counter* file_read = nullptr;      // a SQLite source only
 
   std::string serialize() const;  // Prometheus text exposition format
   prometheus::Registry& registry() { return *registry_; }

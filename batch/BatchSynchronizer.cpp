@@ -1,5 +1,6 @@
 #include "BatchSynchronizer.h"
 
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "PostgresBatchSource.h"
 #include "leafsync/Log.h"
 #include "leafsync/SqliteConnection.h"
 #include "leafsync/SqliteImageRow.h"
@@ -25,48 +27,21 @@ std::optional<BatchStrategy> parseStrategy(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view transportName(SourceTransportBytes::Kind kind) {
+  switch (kind) {
+    case SourceTransportBytes::Kind::Wire: return "wire";
+    case SourceTransportBytes::Kind::File: return "file";
+    case SourceTransportBytes::Kind::None: break;
+  }
+  return "none";
+}
+
 std::int64_t rowBytes(const ImageRecord& r) {
   std::int64_t bytes = 7 * 8;  // id, camera_id, latitude, longitude, is_active, is_deleted, version
   bytes += static_cast<std::int64_t>(r.data.size() + r.created_at.size() + r.updated_at.size());
   if (r.disease) bytes += static_cast<std::int64_t>(r.disease->size());
   if (r.percentage) bytes += 8;
   return bytes;
-}
-
-namespace {
-
-int number(std::string_view s, std::size_t pos, std::size_t n) {
-  int v = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) v = v * 10 + (s[i] - '0');
-  return v;
-}
-
-}  // namespace
-
-std::optional<std::int64_t> parseIsoMicros(std::string_view s) {
-  if (!isIsoTimestamp(s)) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = number(s, 0, 4) - 1900;
-  tm.tm_mon = number(s, 5, 2) - 1;
-  tm.tm_mday = number(s, 8, 2);
-  tm.tm_hour = number(s, 11, 2);
-  tm.tm_min = number(s, 14, 2);
-  tm.tm_sec = number(s, 17, 2);
-  std::int64_t micros = static_cast<std::int64_t>(timegm(&tm)) * 1000000;
-  std::size_t pos = 19;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    std::int64_t scale = 100000;
-    for (; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos) {
-      micros += (s[pos] - '0') * scale;
-      scale /= 10;
-    }
-  }
-  if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    std::int64_t offset = (number(s, pos + 1, 2) * 3600 + number(s, pos + 4, 2) * 60) * std::int64_t{1000000};
-    micros += s[pos] == '+' ? -offset : offset;
-  }
-  return micros;
 }
 
 namespace {
@@ -79,10 +54,13 @@ class SqliteBatchSource : public BatchSource {
  public:
   explicit SqliteBatchSource(const std::string& path)
       : db_(existing(path)), begin_(db_.handle(), "BEGIN"), end_(db_.handle(), "COMMIT") {
+    SqliteStatement page_size(db_.handle(), "PRAGMA page_size");
+    if (page_size.step()) page_size_ = page_size.columnInt(0);
+    page_size.reset();
     for (Plant plant : kAllPlants) {
       std::string table = imageTable(plant);
       std::string select = std::string("SELECT ") + kImageColumns + " FROM " + table;
-      plants_[plantIndex(plant)] = std::make_unique<PlantSql>(db_.handle(), table, select);
+      plants_[plantIndex(plant)] = std::make_unique<PlantSql>(db_.handle(), table, select, watermarkIndex(table));
     }
   }
 
@@ -146,11 +124,32 @@ class SqliteBatchSource : public BatchSource {
 
   std::int64_t bytesRead() const override { return bytes_; }
 
+  // Every page SQLite did not have in this connection's cache it read from the file, whole (a
+  // job that opens its source per run starts cold, as a job on another machine would be).
+  SourceTransportBytes transportBytes() const override {
+    int misses = 0, highwater = 0;
+    sqlite3_db_status(db_.handle(), SQLITE_DBSTATUS_CACHE_MISS, &misses, &highwater, 0);
+    return {SourceTransportBytes::Kind::File, static_cast<std::int64_t>(misses) * page_size_, 0};
+  }
+
  private:
+  // The source's (id, updated_at) index (SqliteSourceStore's schema 2), or "" in an older file.
+  std::string watermarkIndex(const std::string& table) {
+    SqliteStatement find(db_.handle(), "SELECT name FROM sqlite_master WHERE type = 'index' AND name = ?1");
+    const std::string index = table + "_id_updated_at";  // bound without a copy: outlives step()
+    find.bindText(1, index);
+    std::string name = find.step() ? find.columnText(0) : "";
+    find.reset();
+    return name;
+  }
+
   struct PlantSql {
-    PlantSql(sqlite3* db, const std::string& table, const std::string& select)
+    // With the index, the changed rows are found in it and only they are read from the table
+    // (SQLite's planner would walk the table by rowid, reading every image to test updated_at).
+    PlantSql(sqlite3* db, const std::string& table, const std::string& select, const std::string& index)
         : all(db, select + " WHERE id > ?1 ORDER BY id LIMIT ?2"),
-          changed(db, select + " WHERE id > ?1 AND updated_at > ?3 ORDER BY id LIMIT ?2"),
+          changed(db, select + (index.empty() ? "" : " INDEXED BY " + index) +
+                          " WHERE id > ?1 AND updated_at > ?3 ORDER BY id LIMIT ?2"),
           ids(db, "SELECT id FROM " + table + " WHERE id > ?1 ORDER BY id LIMIT ?2") {}
     SqliteStatement all;
     SqliteStatement changed;
@@ -170,13 +169,16 @@ class SqliteBatchSource : public BatchSource {
   std::array<std::unique_ptr<PlantSql>, 3> plants_;
   bool in_snapshot_ = false;
   std::int64_t bytes_ = 0;
+  std::int64_t page_size_ = 4096;
 };
 
 // --- any other source: through SourceStore's listing -------------------------------------
 
 class ListingBatchSource : public BatchSource {
  public:
-  explicit ListingBatchSource(std::unique_ptr<SourceStore> store) : store_(std::move(store)) {}
+  using Transport = std::function<SourceTransportBytes()>;
+  ListingBatchSource(std::unique_ptr<SourceStore> store, Transport transport)
+      : store_(std::move(store)), transport_(std::move(transport)) {}
 
   void beginSnapshot() override {
     for (auto& ids : listed_ids_) ids.clear();
@@ -221,9 +223,11 @@ class ListingBatchSource : public BatchSource {
   }
 
   std::int64_t bytesRead() const override { return bytes_; }
+  SourceTransportBytes transportBytes() const override { return transport_ ? transport_() : SourceTransportBytes{}; }
 
  private:
   std::unique_ptr<SourceStore> store_;
+  Transport transport_;
   std::int64_t bytes_ = 0;
   std::array<std::vector<std::int64_t>, 3> listed_ids_;
   std::array<bool, 3> listed_all_ = {false, false, false};
@@ -249,6 +253,7 @@ double seconds(std::int64_t ms) { return static_cast<double>(ms) / 1000.0; }
 }  // namespace
 
 std::unique_ptr<BatchSource> openBatchSource(const std::string& url) {
+  if (isPostgresUrl(url)) return openPostgresBatchSource(url);
   if (startsWith(url, "sqlite://")) return std::make_unique<SqliteBatchSource>(url.substr(9));
   if (startsWith(url, "sqlite:")) return std::make_unique<SqliteBatchSource>(url.substr(7));
   if (url.find("://") == std::string::npos && !startsWith(url, "postgres")) {
@@ -258,7 +263,11 @@ std::unique_ptr<BatchSource> openBatchSource(const std::string& url) {
 }
 
 std::unique_ptr<BatchSource> listingBatchSource(std::unique_ptr<SourceStore> store) {
-  return std::make_unique<ListingBatchSource>(std::move(store));
+  return std::make_unique<ListingBatchSource>(std::move(store), nullptr);
+}
+
+SourceTransportBytes::Kind sourceTransport(const std::string& url) {
+  return isPostgresUrl(url) ? SourceTransportBytes::Kind::Wire : SourceTransportBytes::Kind::File;
 }
 
 // --- the job -------------------------------------------------------------------------------
@@ -301,11 +310,14 @@ BatchRunResult BatchSynchronizer::runOnce(const std::atomic<bool>& stop) {
   std::unique_ptr<BatchSource> source = open_source_();
   try {
     loadCopyIds();
-    SnapshotScope snapshot(*source);
-    for (Plant plant : kAllPlants) {
-      if (stop) break;
-      syncPlant(*source, plant, stop, result);
+    {
+      SnapshotScope snapshot(*source);
+      for (Plant plant : kAllPlants) {
+        if (stop) break;
+        syncPlant(*source, plant, stop, result);
+      }
     }
+    noteTransport(*source, result);  // the snapshot's end too
     result.completed = !stop;
   } catch (const StoreError&) {
     copy_ids_loaded_ = false;  // the copy may hold more than we noted: reload next run
@@ -347,6 +359,7 @@ void BatchSynchronizer::syncPlant(BatchSource& source, Plant plant, const std::a
     result.rows_read += static_cast<std::int64_t>(page.rows.size());
     metrics_.bytes_read.Increment(static_cast<double>(read));
     metrics_.rows_read.Increment(static_cast<double>(page.rows.size()));
+    noteTransport(source, result);
 
     std::vector<ChangeEvent> events;
     events.reserve(page.rows.size());
@@ -410,6 +423,7 @@ void BatchSynchronizer::deleteMissing(BatchSource& source, Plant plant, const st
       result.bytes_read += read;
       result.ids_read += static_cast<std::int64_t>(page.ids.size());
       metrics_.bytes_read.Increment(static_cast<double>(read));
+      noteTransport(source, result);
       read_ids.insert(read_ids.end(), page.ids.begin(), page.ids.end());
       if (page.done || page.ids.empty()) break;
       after = page.ids.back();
@@ -421,6 +435,16 @@ void BatchSynchronizer::deleteMissing(BatchSource& source, Plant plant, const st
   const auto& copy_ids = copy_ids_[plantIndex(plant)];
   std::set_difference(copy_ids.begin(), copy_ids.end(), seen->begin(), seen->end(), std::back_inserter(gone));
   if (!gone.empty()) applyDeletes(plant, gone, result);
+}
+
+// The source's transport counters are its own since it was opened (once per run): the run's
+// figure is the last reading, the metric moves by what is new since the one before.
+void BatchSynchronizer::noteTransport(const BatchSource& source, BatchRunResult& result) {
+  SourceTransportBytes now = source.transportBytes();
+  metrics_.addTransport(transportName(now.kind),
+                        static_cast<double>(std::max<std::int64_t>(0, now.received - result.transport.received)),
+                        static_cast<double>(std::max<std::int64_t>(0, now.sent - result.transport.sent)));
+  result.transport = now;
 }
 
 void BatchSynchronizer::applyDeletes(Plant plant, const std::vector<std::int64_t>& ids, BatchRunResult& result) {
@@ -508,7 +532,9 @@ void BatchSynchronizer::loop() {
       }
       logEvent(LogLevel::Info, "batch_run_finished",
                {{"strategy", strategy}, {"seconds", r.seconds}, {"rows_read", r.rows_read},
-                {"ids_read", r.ids_read}, {"bytes_read", r.bytes_read}, {"rows_written", r.rows_written},
+                {"ids_read", r.ids_read}, {"bytes_read", r.bytes_read},
+                {std::string(transportName(r.transport.kind)) + "_bytes_received", r.transport.received},
+                {"rows_written", r.rows_written},
                 {"bytes_written", r.bytes_written}, {"rows_unchanged", r.rows_unchanged},
                 {"rows_deleted", r.rows_deleted}, {"max_staleness_s", r.max_staleness_s}});
     } catch (const std::exception& e) {

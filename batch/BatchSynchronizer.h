@@ -39,10 +39,17 @@ std::optional<BatchStrategy> parseStrategy(std::string_view name);
 std::int64_t rowBytes(const ImageRecord& row);
 inline constexpr std::int64_t kIdBytes = 8;  // one id read by the delete check
 
-// Microseconds since the epoch of an ISO-8601 timestamp as the source writes them
-// ("2023-10-08T15:39:49.123123", UTC; an explicit Z or ±HH:MM is honoured). Nothing when the
-// text is not such a timestamp.
-std::optional<std::int64_t> parseIsoMicros(std::string_view text);
+
+// What reading the source cost below its rows. A database over the network: the bytes its
+// connection's socket moved (wire, framing and all). A SQLite file has no wire: the bytes of the
+// database pages SQLite had to read from the file (cache misses × page size).
+struct SourceTransportBytes {
+  enum class Kind { None, Wire, File };
+  Kind kind = Kind::None;
+  std::int64_t received = 0;  // wire: received from the server; file: read from the file
+  std::int64_t sent = 0;      // wire: sent to the server (queries); file: 0
+};
+std::string_view transportName(SourceTransportBytes::Kind kind);  // "none", "wire", "file"
 
 // One page of rows read from the source.
 struct SourcePage {
@@ -74,12 +81,19 @@ class BatchSource {
   // Bytes read from the source so far: every row returned by rows() (rowBytes), every id
   // returned by ids() (kIdBytes), plus whatever a source had to read and then filter out.
   virtual std::int64_t bytesRead() const = 0;
+  // The source's transport so far (since it was opened).
+  virtual SourceTransportBytes transportBytes() const { return {}; }
 };
+
+// How a source URL is reached (what openBatchSource's source reports): File for SQLite, Wire
+// for PostgreSQL.
+SourceTransportBytes::Kind sourceTransport(const std::string& url);
 
 // sqlite:PATH (or a bare path): SQL against the source's image tables, the watermark as a WHERE
 // clause, a read transaction (WAL snapshot) per run; refuses a database that does not exist.
-// Other URLs (PostgreSQL): through openSourceStore(url)'s listing, the watermark filtered after
-// reading (so every row's bytes are read and counted, as they were), no cross-page snapshot.
+// postgres:// URLs: the same SQL over the wire (openPostgresBatchSource). Other URLs: through
+// openSourceStore(url)'s listing, the watermark filtered after reading (so every row's bytes
+// are read and counted), no cross-page snapshot.
 std::unique_ptr<BatchSource> openBatchSource(const std::string& url);
 // The generic reader over any SourceStore (what openBatchSource uses for non-SQLite URLs).
 std::unique_ptr<BatchSource> listingBatchSource(std::unique_ptr<SourceStore> store);
@@ -107,6 +121,7 @@ struct BatchRunResult {
   std::int64_t rows_read = 0;
   std::int64_t ids_read = 0;
   std::int64_t bytes_read = 0;
+  SourceTransportBytes transport;  // what the run's reads cost below the rows (wire or file)
   std::int64_t rows_written = 0;  // created or changed in the copy
   std::int64_t bytes_written = 0;
   std::int64_t rows_unchanged = 0;  // read, but the copy already had that version
@@ -149,6 +164,7 @@ class BatchSynchronizer {
   void deleteMissing(BatchSource& source, Plant plant, const std::vector<std::int64_t>* seen,
                      const std::atomic<bool>& stop, BatchRunResult& result);
   void applyDeletes(Plant plant, const std::vector<std::int64_t>& ids, BatchRunResult& result);
+  void noteTransport(const BatchSource& source, BatchRunResult& result);
 
   SourceOpener open_source_;
   std::unique_ptr<Store> copy_;

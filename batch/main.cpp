@@ -15,7 +15,9 @@
 #include "BatchSynchronizer.h"
 #include "leafsync/CommandLine.h"
 #include "leafsync/ConnectionPool.h"
-#include "leafsync/HttpSupport.h"
+#include "leafsync/HttpResponses.h"
+#include "leafsync/HttpServer.h"
+#include "leafsync/ImageReadRoutes.h"
 #include "leafsync/Log.h"
 #include "leafsync/StopSignals.h"
 #include "leafsync/StoreFactory.h"
@@ -68,6 +70,9 @@ nlohmann::json runJson(const BatchRunResult& r) {
           {"rows_read", r.rows_read},
           {"ids_read", r.ids_read},
           {"bytes_read", r.bytes_read},
+          {"transport", transportName(r.transport.kind)},
+          {"transport_bytes_received", r.transport.received},
+          {"transport_bytes_sent", r.transport.sent},
           {"rows_written", r.rows_written},
           {"bytes_written", r.bytes_written},
           {"rows_unchanged", r.rows_unchanged},
@@ -133,7 +138,7 @@ int run(const Args& args) {
   options.detect_deletes = args.deletes == "ids";
   int port = args.http_port;
 
-  BatchMetrics metrics(strategyName(options.strategy));
+  BatchMetrics metrics(strategyName(options.strategy), transportName(sourceTransport(source_url)));
   BatchSynchronizer job([source_url] { return openBatchSource(source_url); }, openStore(copy_url), options, metrics);
 
   if (args.once) {

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "leafsync/ConfigSupport.h"
 #include "leafsync/ConsumerConfig.h"
 #include "leafsync/EventCodec.h"
 #include "leafsync/KafkaConfig.h"

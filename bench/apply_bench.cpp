@@ -7,10 +7,11 @@
 //      interleaved), which is what any consumer of a partitioned topic has to write
 //   B  raw librdkafka: a plain KafkaConsumer assigned to every partition from the beginning,
 //      counting messages, over a fresh topic of EventCodec-encoded events
-//   E  leafsync: a real TopicConsumer (an applier thread and SqliteStore connection per
-//      partition, KafkaDeadLetterProducer, fresh group) reading that topic from the beginning
-//      until the offsets stored in the copy cover every event, timed from start(); also the
-//      time its appliers spent inside Store::applyBatch
+//   E  leafsync: a real GroupConsumer (an applier thread and SqliteStore connection per
+//      partition, their batches group-committed, KafkaDeadLetterProducer, fresh group) reading
+//      that topic from the beginning until the offsets stored in the copy cover every event,
+//      timed from start(); also the time its appliers spent inside Store::applyBatch and the
+//      SQLite transactions their batches took
 //
 // Then the same three for a realistic mix (60 % creates, 35 % metadata-only updates, 5 %
 // deletes). Prints one table on stdout; progress and the consumer's logs (warn level) go to
@@ -40,7 +41,7 @@
 #include "BenchSupport.h"
 #include "KafkaDeadLetterProducer.h"
 #include "SyncStatus.h"
-#include "TopicConsumer.h"
+#include "GroupConsumer.h"
 #include "leafsync/ConsumerConfig.h"
 #include "leafsync/ConsumerMetrics.h"
 #include "leafsync/Log.h"
@@ -207,40 +208,12 @@ double sqliteCeiling(const std::string& path, const Workload& workload,
   sqliteExec(db, "PRAGMA synchronous=NORMAL");
   sqlite3_stmt* begin = sqlitePrepare(db, "BEGIN IMMEDIATE");
   sqlite3_stmt* commit = sqlitePrepare(db, "COMMIT");
-  sqlite3_stmt* upsert = sqlitePrepare(
-      db,
-      "INSERT INTO image_potato (id, camera_id, data, latitude, longitude, created_at, updated_at,"
-      " is_active, is_deleted, disease, percentage, version, tombstone, source_ts_ms, applied_ms)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, ?14)"
-      " ON CONFLICT(id) DO UPDATE SET camera_id = excluded.camera_id, data = excluded.data,"
-      " latitude = excluded.latitude, longitude = excluded.longitude,"
-      " created_at = excluded.created_at, updated_at = excluded.updated_at,"
-      " is_active = excluded.is_active, is_deleted = excluded.is_deleted,"
-      " disease = excluded.disease, percentage = excluded.percentage, version = excluded.version,"
-      " tombstone = 0, source_ts_ms = excluded.source_ts_ms, applied_ms = excluded.applied_ms"
-      " WHERE excluded.version > image_potato.version");
-  sqlite3_stmt* update = sqlitePrepare(
-      db,
-      "UPDATE image_potato SET camera_id = CASE WHEN ?1 & 1 THEN ?2 ELSE camera_id END,"
-      " data = CASE WHEN ?1 & 2 THEN ?3 ELSE data END,"
-      " latitude = CASE WHEN ?1 & 4 THEN ?4 ELSE latitude END,"
-      " longitude = CASE WHEN ?1 & 4 THEN ?5 ELSE longitude END,"
-      " created_at = CASE WHEN ?1 & 8 THEN ?6 ELSE created_at END,"
-      " updated_at = CASE WHEN ?1 & 16 THEN ?7 ELSE updated_at END,"
-      " is_active = CASE WHEN ?1 & 32 THEN ?8 ELSE is_active END,"
-      " is_deleted = CASE WHEN ?1 & 64 THEN ?9 ELSE is_deleted END,"
-      " disease = CASE WHEN ?1 & 128 THEN ?10 ELSE disease END,"
-      " percentage = CASE WHEN ?1 & 256 THEN ?11 ELSE percentage END,"
-      " version = ?12, source_ts_ms = ?13, applied_ms = ?14"
-      " WHERE id = ?15 AND version < ?12 AND tombstone = 0");
-  sqlite3_stmt* remove = sqlitePrepare(
-      db,
-      "INSERT INTO image_potato (id, camera_id, data, latitude, longitude, created_at, updated_at,"
-      " is_active, is_deleted, version, tombstone, source_ts_ms, applied_ms)"
-      " VALUES (?1, 0, x'', 0, 0, '', '', 0, 1, ?2, 1, ?3, ?4)"
-      " ON CONFLICT(id) DO UPDATE SET data = x'', version = excluded.version, tombstone = 1,"
-      " source_ts_ms = excluded.source_ts_ms, applied_ms = excluded.applied_ms"
-      " WHERE excluded.version > image_potato.version");
+  // The store's own statements (a partial update applies only at version - 1, as the
+  // consumer's native updates do), so this ceiling measures what SqliteStore executes.
+  const SqliteApplySql sql = sqliteApplySql(Plant::Potato);
+  sqlite3_stmt* upsert = sqlitePrepare(db, sql.upsert.c_str());
+  sqlite3_stmt* update = sqlitePrepare(db, sql.update.c_str());
+  sqlite3_stmt* remove = sqlitePrepare(db, sql.remove.c_str());
 
   const std::int64_t ts_ms = nowMillis();
   settleDisk();
@@ -295,6 +268,7 @@ double sqliteCeiling(const std::string& path, const Workload& workload,
           sqlite3_bind_int64(update, 13, ts_ms);
           sqlite3_bind_int64(update, 14, applied_ms);
           sqlite3_bind_int64(update, 15, s.id);
+          sqlite3_bind_int64(update, 16, 1);
           sqliteStep(db, update);
           break;
         case Op::Delete:
@@ -396,13 +370,14 @@ Timed kafkaCeiling(const std::map<std::string, std::string>& kafka, const std::s
 
 // -------------------------------------------------------------------------- leafsync ----
 
-// The real pipeline: one TopicConsumer (an applier and a connection per partition) on its own
+// The real pipeline: one GroupConsumer (an applier and a connection per partition) on its own
 // SqliteStore file and a real dead-letter
 // producer, a fresh group. Done when the offsets stored in the copy cover every message
 // (offsets start at 0 in a fresh topic, so their sum is the number of messages applied).
 Timed leafsyncEndToEnd(const Options& o, const std::map<std::string, std::string>& kafka,
                        const std::string& topic, const std::string& db_path,
-                       std::int64_t expected_messages, std::int64_t expected_rows) {
+                       std::int64_t expected_messages, std::int64_t expected_rows,
+                       std::uint64_t& transactions) {
   ConsumerConfig config = consumerConfig(kafka, topic, "leafsync-bench", "sqlite:" + db_path);
   if (o.batch_size > 0) config.batch_size = o.batch_size;
   if (o.linger_ms >= 0) config.linger_ms = o.linger_ms;
@@ -411,7 +386,7 @@ Timed leafsyncEndToEnd(const Options& o, const std::map<std::string, std::string
   SyncStatus status;
   ConnectionPool<Store> copy([&db_path] { return std::make_unique<SqliteStore>(db_path); }, 16);
   KafkaDeadLetterProducer dead_letters(config.kafka, config.dead_letter_topic);
-  auto consumer = std::make_unique<TopicConsumer>(config, config.topics[0], copy, dead_letters, metrics, status,
+  auto consumer = std::make_unique<GroupConsumer>(config, copy, dead_letters, metrics, status,
                                                   [](const std::string& reason) {
           std::cerr << "fatal: " << reason << "\n";
           std::abort();
@@ -448,6 +423,8 @@ Timed leafsyncEndToEnd(const Options& o, const std::map<std::string, std::string
   prometheus::ClientMetric apply = metrics.apply_batch_seconds.Collect();
   t.apply_s = apply.histogram.sample_sum;
   t.batches = static_cast<std::int64_t>(apply.histogram.sample_count);
+  // The partitions' batches commit together (SqliteGroupCommit): fewer transactions than batches.
+  transactions = monitor.groupTransactions();
 
   std::int64_t rows = monitor.count(Plant::Potato);
   if (rows != expected_rows) {
@@ -561,8 +538,9 @@ Ratios measure(Context& c, const std::string& name, const std::vector<Spec>& spe
   double a2 = static_cast<double>(n) / a2_s;
 
   std::fprintf(stderr, "[%s5/5] leafsync end to end...\n", tag.c_str());
+  std::uint64_t transactions = 0;
   Timed e = leafsyncEndToEnd(o, c.kafka, topic, c.dir.file("e2e" + (name.empty() ? std::string() : "-" + name) + ".sqlite"),
-                             produced.messages, live);
+                             produced.messages, live, transactions);
 
   const char* a_label = name.empty() ? "sqlite upsert (ceiling A)" : "sqlite apply (ceiling A)";
   c.rows.push_back({p + a_label, n, a_s, a, 1.0, std::nullopt});
@@ -581,17 +559,19 @@ Ratios measure(Context& c, const std::string& name, const std::vector<Spec>& spe
                       static_cast<double>(produced.messages) / produced.seconds, std::nullopt, std::nullopt});
   }
 
-  char note[400];
+  char note[500];
   // The partition appliers run in parallel, so their time in applyBatch is a sum over
-  // threads (waiting for SQLite's one writer included) and can exceed the wall time.
+  // threads (waiting for the group transaction that carries their batch included) and can
+  // exceed the wall time.
   std::snprintf(note, sizeof note,
                 "%s%.0f bytes/message; leafsync: %.2f s wall, its partition appliers %.2f s in"
-                " Store::applyBatch summed (%" PRId64 " batches, %.1f ms each, waiting for the SQLite"
-                " writer included); first batch applied after %.2f s; raw consumer first message after"
-                " %.2f s",
+                " Store::applyBatch summed (%" PRId64 " batches, %.1f ms each, waiting for the group"
+                " transaction included) in %" PRIu64 " SQLite transactions; first batch applied after"
+                " %.2f s; raw consumer first message after %.2f s",
                 p.c_str(), static_cast<double>(produced.bytes) / static_cast<double>(produced.messages),
                 e.seconds, e.apply_s, e.batches,
-                e.batches ? 1000 * e.apply_s / static_cast<double>(e.batches) : 0.0, e.first_s, b_all.first_s);
+                e.batches ? 1000 * e.apply_s / static_cast<double>(e.batches) : 0.0, transactions, e.first_s,
+                b_all.first_s);
   c.notes.push_back(note);
   return {e.rate() / a, e.rate() / a2, e.rate() / b};
 }
@@ -655,9 +635,9 @@ int main(int argc, char** argv) {
               load_before > 0.5 * cpus || load_after > 1.5 * cpus
                   ? " -- the machine was busy with other work: compare ratios, not rates, and rerun"
                   : "");
-  std::printf("end-to-end / sqlite ceiling A = %.2f (target >= 0.50: %s); / same ceiling in Kafka"
+  std::printf("end-to-end / sqlite ceiling A = %.2f (target >= 0.80: %s); / same ceiling in Kafka"
               " arrival order = %.2f; / kafka ceiling B = %.2f\n",
-              creates.vs_a, creates.vs_a >= 0.5 ? "met" : "NOT met", creates.vs_a_arrival, creates.vs_b);
+              creates.vs_a, creates.vs_a >= 0.8 ? "met" : "NOT met", creates.vs_a_arrival, creates.vs_b);
   if (o.mix) {
     std::printf("mix: end-to-end / its sqlite ceiling = %.2f; / in arrival order = %.2f\n", mix.vs_a,
                 mix.vs_a_arrival);

@@ -13,6 +13,10 @@
 #   --batch-modes LIST  comma-separated: full,watermark (default both)
 #   --compression C     compression.type of the relay's producer: none, lz4, zstd (default: the
 #                       relay's own default, zstd)
+#   --postgres URL      keep the source (producer_plant_db) in a fresh database on this PostgreSQL
+#                       (an admin URL, e.g. $LEAFSYNC_TEST_POSTGRES_URL; dropped afterwards), so the
+#                       batch jobs read it over the network and their wire bytes are measured
+#                       (default: a SQLite file, which has no wire: its pages read are shown instead)
 #   --out DIR           results (default var/experiment/<UTC time>)
 #   --bootstrap H:P     use this Kafka broker (default: $LEAFSYNC_TEST_BOOTSTRAP, else our own)
 #   --kafka-port P      port of our own broker when none is given (default 29094)
@@ -21,12 +25,23 @@
 #                       exits 1 unless the stream moved fewer bytes than every batch strategy,
 #                       its staleness p99 is below one batch period, and every copy equals the source
 #   --keep              leave the services running (prints their pids); the broker is kept too
+#   --sweep             a grid of short runs scaled to bytes per hour, one table and one chart
+#                       (bench/experiment_sweep.sh --help; with --ci its reduced grid)
 # Prints the table, writes report.md, report.json, chart.png, the raw samples (metrics.csv,
 # staleness.csv) and every service's log into the output directory.
 #
 # Environment: LEAFSYNC_BUILD_DIR (default build; the binaries are built if missing),
 # LEAFSYNC_TEST_BOOTSTRAP (a running broker), LEAFSYNC_KAFKA_HOME (scripts/kafka.sh's cache).
 set -euo pipefail
+
+# --sweep: the grid of short runs scaled to bytes per hour (bench/experiment_sweep.sh).
+for a in "$@"; do
+    if [[ $a == --sweep ]]; then
+        rest=()
+        for b in "$@"; do [[ $b == --sweep ]] || rest+=("$b"); done
+        exec "$(dirname "${BASH_SOURCE[0]}")/experiment_sweep.sh" "${rest[@]}"
+    fi
+done
 
 XP_TAG=experiment
 # shellcheck source=bench/experiment_lib.sh
@@ -35,7 +50,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/experiment_lib.sh"
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 
 rate=20 duration=1200 mix=10:85:5 image_bytes=16384 seed_images=3000 period=600 modes=full,watermark
-out="" kafka_port=29094 port_base=28080 ci=0 keep=0
+out="" kafka_port=29094 port_base=28080 ci=0 keep=0 pg_admin=""
 XP_BOOTSTRAP=${LEAFSYNC_TEST_BOOTSTRAP:-}
 ci_defaults() { rate=50 duration=30 image_bytes=4096 seed_images=1000 period=5; }
 args=("$@")
@@ -53,6 +68,7 @@ while (($#)); do
         --period) period=$2; shift 2 ;;
         --batch-modes) modes=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
+        --postgres) pg_admin=$2; shift 2 ;;
         --bootstrap) XP_BOOTSTRAP=$2; shift 2 ;;
         --kafka-port) kafka_port=$2; shift 2 ;;
         --port-base) port_base=$2; shift 2 ;;
@@ -96,7 +112,7 @@ consumer_port=$port_base producer_port=$((port_base + 1))
 declare -A batch_port=([full]=$((port_base + 2)) [watermark]=$((port_base + 3)))
 xp_require_free_ports "$consumer_port" "$producer_port" "${batch_port[full]}" "${batch_port[watermark]}"
 
-sampler_pid=""
+sampler_pid="" source_db=""
 finish() {
     local rc=$?
     if [[ -n $sampler_pid ]]; then kill -TERM "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; fi
@@ -104,6 +120,10 @@ finish() {
         xp_log "--keep: services still running: pids ${XP_PIDS[*]}; broker ${XP_BOOTSTRAP}"
     else
         xp_stop_all
+        if [[ -n $source_db ]]; then
+            psql "$pg_admin" -qAt -c "DROP DATABASE IF EXISTS $source_db WITH (FORCE)" >/dev/null 2>&1 \
+                || xp_log "could not drop the source database $source_db"
+        fi
     fi
     exit "$rc"
 }
@@ -113,8 +133,16 @@ trap 'exit 130' INT TERM
 xp_need curl curl
 xp_ensure_binaries
 xp_kafka_up "$kafka_port"
+if [[ -n $pg_admin ]]; then
+    xp_need psql postgresql-client
+    source_db=exp$(printf "%04x%04x" "$RANDOM" "$RANDOM")
+    psql "$pg_admin" -qAt -c "CREATE DATABASE $source_db" >/dev/null || xp_die "cannot create a database on --postgres"
+    base=${pg_admin%%\?*}
+    export XP_SOURCE_URL=${base%/*}/$source_db${pg_admin#"$base"}
+    xp_log "source in PostgreSQL database $source_db"
+fi
 xp_pipeline_setup "$work" exp "$consumer_port" "$producer_port"
-source_url=sqlite:$work/producer_plant_db.sqlite
+source_url=${XP_SOURCE_URL:-sqlite:$work/producer_plant_db.sqlite}
 
 # 1. The source before the window: images the cameras took earlier.
 xp_log "seeding $seed_images images of $image_bytes B"

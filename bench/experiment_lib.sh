@@ -86,7 +86,7 @@ xp_write_configs() {
     local dir=$1 prefix=$2 consumer_port=$3 producer_port=$4 plant
     cat >"$dir/kafka.json" <<EOF
 {"bootstrap.servers": "$XP_BOOTSTRAP", "group.id": "${prefix}group", "client.id": "${prefix}client",
- "auto.offset.reset": "earliest", "session.timeout.ms": "6000", "fetch.wait.max.ms": "50",
+ "auto.offset.reset": "earliest", "session.timeout.ms": "6000", "fetch.wait.max.ms": "${XP_FETCH_WAIT_MS:-50}",
  "statistics.interval.ms": "1000"${XP_COMPRESSION:+, \"compression.type\": \"$XP_COMPRESSION\"}}
 EOF
     {
@@ -103,7 +103,7 @@ EOF
     {
         echo "kafka: {properties: kafka.json}"
         echo "topics: {potato: ${prefix}potato, tomato: ${prefix}tomato, pepper: ${prefix}pepper}"
-        echo "database: {url: 'sqlite:$dir/producer_plant_db.sqlite'}"
+        echo "database: {url: '${XP_SOURCE_URL:-sqlite:$dir/producer_plant_db.sqlite}'}"
         echo "http: {port: $producer_port, threads: 2, max_body_bytes: 1048576}"
         echo "relay: {batch_size: 1000, poll_ms: 20}"
         echo "log_level: info"

@@ -275,6 +275,9 @@ def cmd_report(args):
     def delta(service, metric, **want):
         return total(m(service, snap1), metric, **want) - total(m(service, snap0), metric, **want)
 
+    def has(service, metric):
+        return any(n == metric for n, _, _ in m(service, snap1))
+
     def cpu(service):
         a, b = snap0["services"].get(service, {}).get("proc"), snap1["services"].get(service, {}).get("proc")
         return (b["cpu_s"] - a["cpu_s"]) if a and b else None
@@ -296,6 +299,9 @@ def cmd_report(args):
         # What the relay's and the consumer's Kafka clients put on and took off the wire, both
         # directions, compression and protocol included (librdkafka's statistics).
         "wire_bytes": delta("producer", "leafsync_wire_bytes_total") + delta("consumer", "leafsync_wire_bytes_total"),
+        # … per hop: relay → broker, broker → consumer (the hop the batch job's read compares to).
+        "wire_bytes_relay": delta("producer", "leafsync_wire_bytes_total"),
+        "wire_bytes_consumer": delta("consumer", "leafsync_wire_bytes_total"),
         "items": delta("consumer", "leafsync_events_consumed_total"),
         "changed_in_copy": delta("consumer", "leafsync_events_applied_total"),
         "hist": stream_hist,
@@ -312,7 +318,12 @@ def cmd_report(args):
             "side": s["side"],
             "bytes_transferred": delta(name, "leafsync_sync_bytes_total", direction="read"),
             "bytes_other_hop": delta(name, "leafsync_sync_bytes_total", direction="written"),
-            "wire_bytes": None,  # the experiment's batch reads a local SQLite file: nothing on a wire
+            # A PostgreSQL source (--postgres): what the job's connection received and sent, as the
+            # socket counts it. A SQLite file has no wire: the database pages read from it instead.
+            "wire_bytes": delta(name, "leafsync_wire_bytes_total")
+                          if has(name, "leafsync_wire_bytes_total") else None,
+            "file_bytes": delta(name, "leafsync_file_read_bytes_total")
+                          if has(name, "leafsync_file_read_bytes_total") else None,
             "items": delta(name, "leafsync_sync_rows_total", direction="read"),
             "changed_in_copy": delta(name, "leafsync_sync_rows_total", direction="written")
                                + delta(name, "leafsync_sync_rows_total", direction="deleted"),
@@ -340,8 +351,11 @@ def cmd_report(args):
          lambda s: human_bytes(s["bytes_transferred"])),
         ("bytes per change", lambda s: human_bytes(s["bytes_per_change"])),
         ("other hop (stream: published to Kafka; batch: stored in its copy)", lambda s: human_bytes(s["bytes_other_hop"])),
-        ("wire bytes (stream: relay + consumer Kafka clients, both directions, as compressed)",
-         lambda s: "-" if s["wire_bytes"] is None else human_bytes(s["wire_bytes"])),
+        ("wire bytes (stream: relay + consumer Kafka clients, both directions, as compressed; "
+         "batch: its PostgreSQL connection's socket, both directions)",
+         lambda s: human_bytes(s["wire_bytes"]) if s.get("wire_bytes") is not None
+         else (f"no wire (SQLite file: {human_bytes(s['file_bytes'])} of pages read)"
+               if s.get("file_bytes") is not None else "-")),
         ("events or rows read per second", lambda s: f"{s['per_second']:.1f}"),
         ("rows changed in the copy", lambda s: f"{s['changed_in_copy']:.0f}"),
         ("batch runs in the window", lambda s: "-" if s["runs"] is None else f"{s['runs']:.0f}"),

@@ -65,8 +65,10 @@ def main():
     print("\n".join(rows))
     if idle:
         threads = open(os.path.join(idle[1], "consumer.threads")).read().strip()
-        print(f"\nidle consumer: {idle[0] * 100:.2f} % of a core, {threads} threads; "
-              f"load average at the end {kv(os.path.join(idle[1], 'figures.txt'))['load']}")
+        fig = kv(os.path.join(idle[1], 'figures.txt'))
+        wire = f", {int(fig['idle_wire_bytes_per_s'])} wire bytes/s" if fig.get('idle_wire_bytes_per_s') else ""
+        print(f"\nidle consumer: {idle[0] * 100:.2f} % of a core, {threads} threads{wire}; "
+              f"load average at the end {fig['load']}")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@
 //              with their offsets, time inside applyBatch only (batches built untimed)
 //   ceiling xP the same on P connections at once, each applying one partition's share (ids
 //              by partition, as the consumer's partition appliers do), wall time of the slowest
-//   serial     one real TopicConsumer on a topic of 1 partition: one applier, one connection
-//   x1         one real TopicConsumer (PostgresStore, KafkaDeadLetterProducer, fresh group) on
+//   serial     one real GroupConsumer on a topic of 1 partition: one applier, one connection
+//   x1         one real GroupConsumer (PostgresStore, KafkaDeadLetterProducer, fresh group) on
 //              the P-partition topic: P appliers in parallel, until the offsets stored in the
 //              copy sum to N, timed from start()
-//   x3         three TopicConsumers in one group on that topic (as three processes would)
+//   x3         three GroupConsumers in one group on that topic (as three processes would)
 // Each measurement gets a fresh scratch database (CREATE DATABASE on --postgres-url, DROP ...
 // WITH (FORCE) after); topics are deleted afterwards. One table on stdout, progress on stderr.
 
@@ -26,7 +26,7 @@
 #include "BenchSupport.h"
 #include "KafkaDeadLetterProducer.h"
 #include "SyncStatus.h"
-#include "TopicConsumer.h"
+#include "GroupConsumer.h"
 #include "leafsync/ConsumerConfig.h"
 #include "leafsync/ConsumerMetrics.h"
 #include "leafsync/Log.h"
@@ -149,7 +149,7 @@ double postgresCeiling(PostgresConnection& admin, const Workload& w, const std::
   return seconds;
 }
 
-// `consumers` TopicConsumers in one fresh group, each with its own PostgresStore on one fresh
+// `consumers` GroupConsumers in one fresh group, each with its own PostgresStore on one fresh
 // scratch database, until the offsets stored there sum to n (a fresh topic starts at 0).
 Timed endToEnd(const Options& o, PostgresConnection& admin, const std::map<std::string, std::string>& kafka,
                const std::string& topic, std::int64_t n, int consumers) {
@@ -162,13 +162,13 @@ Timed endToEnd(const Options& o, PostgresConnection& admin, const std::map<std::
   std::vector<std::unique_ptr<SyncStatus>> statuses;
   ConnectionPool<Store> copy([&db] { return std::make_unique<PostgresStore>(db.url()); }, 16);
   std::vector<std::unique_ptr<KafkaDeadLetterProducer>> dead_letters;  // outlives the consumers
-  std::vector<std::unique_ptr<TopicConsumer>> running;
+  std::vector<std::unique_ptr<GroupConsumer>> running;
   for (int i = 0; i < consumers; ++i) {
     dead_letters.push_back(std::make_unique<KafkaDeadLetterProducer>(config.kafka, config.dead_letter_topic));
     metrics.push_back(std::make_unique<ConsumerMetrics>(std::vector<std::string>{topic}));
     statuses.push_back(std::make_unique<SyncStatus>());
-    running.push_back(std::make_unique<TopicConsumer>(
-        config, config.topics[0], copy, *dead_letters.back(), *metrics.back(), *statuses.back(),
+    running.push_back(std::make_unique<GroupConsumer>(
+        config, copy, *dead_letters.back(), *metrics.back(), *statuses.back(),
         [](const std::string& reason) {
           std::cerr << "fatal: " << reason << "\n";
           std::abort();

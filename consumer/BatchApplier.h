@@ -2,9 +2,9 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "MessageSource.h"
 #include "leafsync/ConsumerConfig.h"
 #include "leafsync/ConsumerMetrics.h"
 #include "leafsync/DebeziumCodec.h"
@@ -12,17 +12,6 @@
 #include "leafsync/Store.h"
 
 namespace leafsync {
-
-// A Kafka message as the applier sees it: views into a message that outlives the batch.
-struct InboundMessage {
-  std::string_view topic;
-  std::int32_t partition = 0;
-  std::int64_t offset = 0;
-  std::string_view key;
-  std::string_view value;
-  bool has_value = true;  // false for a Kafka tombstone (null value)
-  std::int64_t timestamp_ms = 0;
-};
 
 // A message that cannot be applied, with why; `delivered` once the dead-letter topic has
 // acknowledged it, so a retried batch never sends it twice.
@@ -40,6 +29,9 @@ class DeadLetterSink {
  public:
   virtual ~DeadLetterSink() = default;
   virtual std::string deliver(const std::vector<DeadLetter*>& letters) = 0;
+  // Serves what its client queued while no letter was in flight (its statistics); called
+  // periodically by the topic consumers. Thread-safe.
+  virtual void serve() {}
 };
 
 // A batch decoded and split: what goes to the store, the dead letters that must be durable

@@ -17,6 +17,8 @@ constexpr std::size_t kMinPerPartition = kMiB;
 // librdkafka's defaults, the ceilings of the plan.
 constexpr std::size_t kDefaultPartitionFetchBytes = kMiB;
 constexpr std::size_t kDefaultFetchBytes = 50 * kMiB;
+// The most a partition's prefetch queue or batch in hand gets, whatever the budget.
+constexpr std::size_t kMaxShare = 2 * kMiB;
 
 // The smaller of what the properties file set and the plan's value.
 void lowerTo(std::map<std::string, std::string>& props, const std::string& key, std::size_t value) {
@@ -45,16 +47,25 @@ MemoryPlan planMemory(int budget_mb, std::size_t partitions) {
                                                            (MemoryPlan::kFixedBytes + plan.partitions * kMinPerPartition) / kMiB)) +
                       " MiB");
   }
-  // Per partition: 3/8 prefetch queue, up to 1/8 more from the fetch that crosses it, 1/8
-  // batch in hand and 1/8 for its decoded events; 1/8 of the whole for the fetch response
-  // in flight per broker. The queue gets the most: librdkafka 2.0.2 waits a second before
-  // fetching again for a partition whose queue is full, so the queue is what keeps the
-  // applier busy meanwhile (measured: with 1/4 queue and 1/4 batch, 20 KiB events caught up
-  // at 0.62 of the unbounded rate).
-  plan.queue_kbytes = per_partition * 3 / 8 / kKiB;
+  // Per partition: 1/8 prefetch queue, up to 1/8 more from the fetch that crosses it, 1/4
+  // batch in hand and 1/4 for its decoded events; 1/8 of the whole for the fetch response
+  // in flight per broker. The queue need not hold much: its reader wakes the fetcher each
+  // time it has taken half of it (RefetchPacer), so it only bridges one fetch (bench/peer's
+  // stream, budget 64, 3 partitions: a 1/4 queue ran no faster and peaked 3-4 MB higher).
+  // The batch gets more: each is a transaction with its commit.
+  // Neither needs more than kMaxShare: past it a larger budget only grew the RSS (budget 224,
+  // 3 partitions, shares of 14 MiB: 143 MB and 9,783 msg/s; budget 64, shares of 1.3 MiB:
+  // 42 MB and 9,136 msg/s), so the budget is a bound, not a target.
+  plan.queue_kbytes = std::min(per_partition / 8, kMaxShare) / kKiB;
   plan.partition_fetch_bytes = std::clamp(per_partition / 8, 64 * kKiB, kDefaultPartitionFetchBytes);
-  plan.batch_bytes = per_partition / 8;
-  plan.fetch_bytes = std::clamp(kafka / 8, plan.partition_fetch_bytes, kDefaultFetchBytes);
+  plan.batch_bytes = std::min(per_partition / 4, kMaxShare);
+  // A fetched message keeps its whole fetch response alive, and one response carries every
+  // partition of the process (one consumer for all topics): a slow partition pins data of all
+  // the others. Responses of at most three partitions' worth (what a consumer of one topic
+  // fetched) keep the budget: with kafka / 8 (six partitions' worth at 96 MiB) the stg
+  // catch-up of BoundedMemoryTest peaked 3-7 MiB higher, over it.
+  plan.fetch_bytes = std::clamp(kafka / 8, plan.partition_fetch_bytes,
+                                std::min(kDefaultFetchBytes, 3 * plan.partition_fetch_bytes));
   return plan;
 }
 
@@ -62,7 +73,22 @@ void MemoryPlan::applyTo(ConsumerConfig& config) const {
   lowerTo(config.kafka, "queued.max.messages.kbytes", queue_kbytes);
   lowerTo(config.kafka, "max.partition.fetch.bytes", partition_fetch_bytes);
   lowerTo(config.kafka, "fetch.max.bytes", fetch_bytes);
+  // Only when the properties file leaves it to librdkafka: a longer wait set there is a choice
+  // of fewer idle fetches over catch-up speed (docs/experiment.md), kept.
+  config.kafka.emplace("fetch.wait.max.ms", std::to_string(fetch_wait_ms));
   config.batch_max_bytes = config.batch_max_bytes ? std::min(config.batch_max_bytes, batch_bytes) : batch_bytes;
+}
+
+std::size_t prefetchQueueBytes(const std::map<std::string, std::string>& kafka) {
+  std::size_t kbytes = 65536;  // librdkafka's default
+  if (auto it = kafka.find("queued.max.messages.kbytes"); it != kafka.end()) {
+    try {
+      kbytes = std::stoull(it->second);
+    } catch (const std::exception&) {
+      // librdkafka refuses the value itself when the consumer is made.
+    }
+  }
+  return kbytes * kKiB;
 }
 
 std::size_t countPartitions(const std::map<std::string, std::string>& kafka,

@@ -1,5 +1,7 @@
 #include "PartitionApplier.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include "leafsync/Log.h"
@@ -9,10 +11,10 @@ namespace leafsync {
 using Clock = std::chrono::steady_clock;
 
 PartitionApplier::PartitionApplier(const PartitionApplierContext& context, std::int32_t partition,
-                                   std::unique_ptr<RdKafka::Queue> queue, std::optional<std::int64_t> start)
+                                   std::unique_ptr<MessageSource> source, std::optional<std::int64_t> start)
     : context_(context),
       partition_(partition),
-      queue_(std::move(queue)),
+      source_(std::move(source)),
       applier_(context.topic, context.dead_letters, context.metrics),
       next_offset_(start.value_or(-1)),
       thread_([this] { run(); }) {}
@@ -28,6 +30,7 @@ void PartitionApplier::requestStop() {
     stop_ = true;
   }
   stop_requested_.notify_all();
+  source_->wake();  // an idle applier's wait for its first message is long
 }
 
 void PartitionApplier::join() {
@@ -35,6 +38,7 @@ void PartitionApplier::join() {
 }
 
 void PartitionApplier::run() {
+  pthread_setname_np(pthread_self(), "ls:apply");  // per-thread CPU in /proc and perf
   // An exception escaping here would end the process without an orderly stop; one that
   // reaches this point is a broken invariant, so the process stops on purpose instead.
   try {
@@ -81,42 +85,47 @@ void PartitionApplier::consumeLoop() {
   // The memory budget's share of a batch in hand (0: none): its messages' bytes.
   const std::size_t max_bytes = context_.config.batch_max_bytes;
   std::size_t batch_bytes = 0;
-  std::vector<std::unique_ptr<RdKafka::Message>> batch;
+  std::vector<InboundMessage> batch;  // views into what source_ holds until release()
   batch.reserve(batch_size);
   Clock::time_point deadline{};
   bool lingering = false;  // the queue was empty but more is on its way: wait for it
   while (!stop_) {
-    // Without a batch: wait for its first message (100 ms at most, to see a stop). With one:
-    // take what is queued without waiting, or wait out the linger.
-    int timeout_ms = 100;
+    // Without a batch: wait for its first message; a stop wakes the wait (requestStop), so it
+    // can be long: an idle applier costs a wake-up every kIdleWait, not ten a second. With
+    // one: take what is queued without waiting, or wait out the linger.
+    auto timeout = kIdleWait;
     if (!batch.empty()) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      timeout_ms = lingering ? static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100)) : 0;
+      timeout = lingering ? std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(100))
+                         : std::chrono::milliseconds(0);
     }
-    std::unique_ptr<RdKafka::Message> message(queue_->consume(timeout_ms));
+    PolledMessage polled = source_->poll(timeout);
     bool queue_empty = false;
-    switch (message->err()) {
-      case RdKafka::ERR_NO_ERROR:
+    switch (polled.kind) {
+      case PolledMessage::Kind::Message: {
+        const InboundMessage& message = polled.message;
         // Already applied: fetched before a seek took effect, or replayed.
-        if (message->offset() < next_offset_) break;
-        next_offset_ = message->offset() + 1;
+        if (message.offset < next_offset_) {
+          if (batch.empty()) source_->release();
+          break;
+        }
+        next_offset_ = message.offset + 1;
         if (batch.empty()) deadline = Clock::now() + linger;
-        batch_bytes += message->len() + message->key_len();
-        batch.push_back(std::move(message));
+        batch_bytes += message.value.size() + message.key.size();
+        batch.push_back(message);
         lingering = false;
         break;
-      case RdKafka::ERR__TIMED_OUT:
-      case RdKafka::ERR__PARTITION_EOF:
+      }
+      case PolledMessage::Kind::Empty:
         queue_empty = true;
         break;
-      case RdKafka::ERR__FATAL:
+      case PolledMessage::Kind::Fatal:
         context_.fatal("Kafka fatal error on " + context_.topic.name + "/" + std::to_string(partition_) +
-                       ": " + message->errstr());
+                       ": " + polled.error);
         break;
-      default:
+      case PolledMessage::Kind::Error:
         logEvent(LogLevel::Warn, "consume_error",
-                 {{"topic", context_.topic.name}, {"partition", partition_},
-                  {"error", message->errstr()}});
+                 {{"topic", context_.topic.name}, {"partition", partition_}, {"error", polled.error}});
         break;
     }
     if (batch.empty()) continue;
@@ -130,6 +139,7 @@ void PartitionApplier::consumeLoop() {
     if (commit) {
       if (!apply(batch)) break;
       batch.clear();
+      source_->release();
       batch_bytes = 0;
       lingering = false;
     }
@@ -138,8 +148,9 @@ void PartitionApplier::consumeLoop() {
   if (!batch.empty()) {
     logEvent(LogLevel::Warn, "batch_abandoned",
              {{"topic", context_.topic.name}, {"partition", partition_},
-              {"messages", batch.size()}, {"resume_at", batch.front()->offset()}});
+              {"messages", batch.size()}, {"resume_at", batch.front().offset}});
   }
+  source_->release();
 }
 
 Store& PartitionApplier::connection() {
@@ -147,22 +158,8 @@ Store& PartitionApplier::connection() {
   return **store_;
 }
 
-bool PartitionApplier::apply(const std::vector<std::unique_ptr<RdKafka::Message>>& messages) {
+bool PartitionApplier::apply(const std::vector<InboundMessage>& batch) {
   const std::string& topic = context_.topic.name;
-  std::vector<InboundMessage> batch;
-  batch.reserve(messages.size());
-  for (const auto& m : messages) {
-    InboundMessage in;
-    in.topic = topic;
-    in.partition = m->partition();
-    in.offset = m->offset();
-    if (m->key_pointer()) in.key = std::string_view(static_cast<const char*>(m->key_pointer()), m->key_len());
-    in.has_value = m->payload() != nullptr;
-    if (in.has_value) in.value = std::string_view(static_cast<const char*>(m->payload()), m->len());
-    in.timestamp_ms = m->timestamp().timestamp;
-    batch.push_back(in);
-  }
-
   PreparedBatch prepared = applier_.prepare(batch);
   // Letters the topic acknowledged stay delivered across attempts: never sent twice.
   for (int attempt = 0;; ++attempt) {
@@ -193,7 +190,7 @@ bool PartitionApplier::apply(const std::vector<std::unique_ptr<RdKafka::Message>
   logEvent(LogLevel::Debug, "batch_applied",
            {{"topic", topic}, {"partition", partition_}, {"messages", batch.size()},
             {"applied", counts.appliedTotal()}, {"stale", counts.stale},
-            {"dead_lettered", prepared.dead_letters.size()}});
+            {"dead_lettered", prepared.dead_letters.size()}, {"group_batches", counts.group_batches}});
   return true;
 }
 

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <librdkafka/rdkafkacpp.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -16,6 +14,7 @@
 #include <vector>
 
 #include "BatchApplier.h"
+#include "MessageSource.h"
 #include "SyncStatus.h"
 #include "leafsync/ConnectionPool.h"
 #include "leafsync/ConsumerConfig.h"
@@ -68,10 +67,8 @@ struct PartitionApplierContext {
 
 // Applies one partition's messages in Kafka order on a thread of its own, with its own
 // connection to the copy, so the partitions of a topic are applied in parallel while each
-// keeps its order. It reads the partition's own librdkafka queue (no longer forwarded to the
-// consumer's queue), so librdkafka's per-partition prefetch limits (queued.min.messages,
-// queued.max.messages.kbytes) hold back fetching for a partition that falls behind, without
-// touching the others. Batching is natural: the applier takes what its queue holds (up to
+// keeps its order. It reads the partition from a MessageSource (in the service, the
+// partition's own librdkafka queue: KafkaPartitionSource). Batching is natural: the applier takes what its queue holds (up to
 // apply.batch_size) and commits as soon as the queue is empty, so at low rates each event goes
 // out at once and under load batches grow by themselves (what arrives during a commit is the
 // next batch). It lingers (up to apply.linger_ms from the batch's first message) only while
@@ -91,10 +88,13 @@ struct PartitionApplierContext {
 class PartitionApplier {
  public:
   PartitionApplier(const PartitionApplierContext& context, std::int32_t partition,
-                   std::unique_ptr<RdKafka::Queue> queue, std::optional<std::int64_t> start);
+                   std::unique_ptr<MessageSource> source, std::optional<std::int64_t> start);
   ~PartitionApplier();  // requestStop() + join()
   PartitionApplier(const PartitionApplier&) = delete;
   PartitionApplier& operator=(const PartitionApplier&) = delete;
+
+  // The longest wait for a partition's first message (a safety net: a stop wakes it).
+  static constexpr std::chrono::milliseconds kIdleWait{2000};
 
   std::int32_t partition() const { return partition_; }
   void requestStop();  // any thread
@@ -106,7 +106,7 @@ class PartitionApplier {
   // false: a stop was requested before the copy's offset could be read.
   bool resolveStart();
   // false: gave up because a stop was requested while the batch could not be committed.
-  bool apply(const std::vector<std::unique_ptr<RdKafka::Message>>& batch);
+  bool apply(const std::vector<InboundMessage>& batch);
   void failed(const char* event, int attempt, const std::string& error);
   Store& connection();  // throws StoreError when the database cannot be reached
   // Sleeps before retry `attempt`; false when a stop was requested (no retry wanted).
@@ -114,7 +114,7 @@ class PartitionApplier {
 
   const PartitionApplierContext& context_;
   const std::int32_t partition_;
-  std::unique_ptr<RdKafka::Queue> queue_;
+  std::unique_ptr<MessageSource> source_;
   BatchApplier applier_;
   std::int64_t next_offset_ = -1;  // the next offset to apply; below it is already applied
   std::optional<ConnectionPool<Store>::Lease> store_;

@@ -4,7 +4,9 @@
 #include <future>
 #include <memory>
 
-#include "leafsync/HttpSupport.h"
+#include "leafsync/DocsUi.h"
+#include "leafsync/HttpResponses.h"
+#include "leafsync/ImageReadRoutes.h"
 #include "leafsync/Log.h"
 #include "leafsync/Timestamp.h"
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -48,7 +49,18 @@ struct StallChange {
 // figure is the copy's truth (committed offsets), not the fetch position. Thread-safe.
 class SyncStatus {
  public:
-  explicit SyncStatus(std::int64_t stall_after_ms = 30000) : stall_after_ms_(stall_after_ms) {}
+  // A partition's high watermark as the consumer's last fetch response told it (no request;
+  // -1 when not known): fresher than the broker's last ListOffsets answer while events arrive.
+  using FetchedHighWatermark = std::function<std::int64_t(const std::string& topic, std::int32_t partition)>;
+
+  // `rejoin_grace_ms`: how long a topic that lost every partition stays not ready through
+  // rebalances that give it none (the group's session.timeout.ms, see notReadyReasons()).
+  explicit SyncStatus(std::int64_t stall_after_ms = 30000, std::int64_t rejoin_grace_ms = 45000)
+      : stall_after_ms_(stall_after_ms), rejoin_grace_ms_(rejoin_grace_ms) {}
+
+  // Readiness, /sync-status and lag then count what the fetcher has seen arrive since the
+  // last refresh; nullptr stops it (the consumer going away).
+  void watchFetcher(FetchedHighWatermark fetched);
 
   // A rebalance handed `topic` its (possibly empty) share.
   void topicJoined(const std::string& topic);
@@ -65,8 +77,12 @@ class SyncStatus {
   bool joined(const std::string& topic) const;
   std::int64_t stallAfterMs() const { return stall_after_ms_; }
   // Why the copy should not take reads: a topic without assignment, or holding nothing since
-  // its partitions were revoked; a partition whose offset is not known, waiting for a
-  // snapshot, more than `max_lag` events behind, or stalled. Empty when ready.
+  // its partitions were revoked (through rebalances that give it none, for rejoin_grace_ms:
+  // after a broker restart the group still counts this process's old membership, which holds
+  // every partition until its session times out, so the first rebalance hands the rejoined
+  // consumer nothing — FailLoudlyTest saw it ready 14,183 events behind); a partition whose
+  // offset is not known, waiting for a snapshot, more than `max_lag` events behind, or
+  // stalled. Empty when ready.
   std::vector<std::string> notReadyReasons(const std::vector<std::string>& topics, std::int64_t max_lag) const;
   // Partitions whose stalled state changed since the last call (for the gauge and the log).
   std::vector<StallChange> stallChanges();
@@ -80,12 +96,18 @@ class SyncStatus {
   struct TopicState {
     bool joined = false;
     int held = 0;
-    bool lost_all = false;  // had partitions, a revocation took them all, no assignment since
+    bool lost_all = false;  // had partitions, a revocation took them all, none assigned since
+    std::int64_t empty_share_since_ms = -1;  // lost_all, and a rebalance since gave it none
   };
+  // Raises every partition's high watermark to the fetcher's figure where that is newer.
+  void raiseToFetched() const;
+
   const std::int64_t stall_after_ms_;
+  const std::int64_t rejoin_grace_ms_;
   mutable std::mutex mutex_;
+  FetchedHighWatermark fetched_;  // guarded by mutex_
   std::map<std::string, TopicState> topics_;
-  std::map<std::pair<std::string, std::int32_t>, PartitionStatus> partitions_;
+  mutable std::map<std::pair<std::string, std::int32_t>, PartitionStatus> partitions_;
   std::map<std::pair<std::string, std::int32_t>, bool> reported_stalled_;
   std::uint64_t commits_ = 0;
   mutable std::condition_variable committed_;

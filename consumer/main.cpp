@@ -1,5 +1,6 @@
 // leafsync-consumer: Kafka change events → the copy (consumer_plant_db) + the read API.
 
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -9,16 +10,17 @@
 
 #include <curl/curl.h>
 
+#include "GroupConsumer.h"
 #include "KafkaDeadLetterProducer.h"
 #include "MemoryPlan.h"
 #include "leafsync/MallocTuning.h"
 #include "ReadApi.h"
 #include "SyncStatus.h"
-#include "TopicConsumer.h"
 #include "leafsync/CommandLine.h"
 #include "leafsync/ConsumerConfig.h"
 #include "leafsync/ConsumerMetrics.h"
-#include "leafsync/HttpSupport.h"
+#include "leafsync/ExitDeadline.h"
+#include "leafsync/HttpServer.h"
 #include "leafsync/Log.h"
 #include "leafsync/StoreFactory.h"
 #include "leafsync/ConnectionPool.h"
@@ -30,12 +32,17 @@ constexpr std::size_t kMaxRequestBytes = 1 << 20;
 
 int run(const std::string& config_path, leafsync::StopSignals& stop) {
   using namespace leafsync;
+  ExitDeadline teardown;  // first: destroyed after everything it bounds
   ConsumerConfig config = loadConsumerConfig(config_path, processEnvironment());
   setLogLevel(config.log_level);
 
   std::vector<std::string> topic_names;
   for (const TopicConfig& t : config.topics) topic_names.push_back(t.name);
-  mapLargeBlocks();
+  // Under a budget, malloc's free pages go back to the system twice a second
+  // (releaseFreeMemory); a mapping per large block would also do it, but costs a page fault
+  // and a zeroed page per 4 KiB of every fetch, batch and statement (bench/peer, budget 64:
+  // 1.22 CPU s and 4,117 msg/s with them, 0.76 and 9,136 without).
+  if (config.memory_budget_mb == 0) mapLargeBlocks();
   if (config.memory_budget_mb > 0) {
     limitMallocArenas();
     // Planned for every partition of the topics: the most this process can be assigned.
@@ -46,10 +53,15 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
               {"queued.max.messages.kbytes", config.kafka.at("queued.max.messages.kbytes")},
               {"max.partition.fetch.bytes", config.kafka.at("max.partition.fetch.bytes")},
               {"fetch.max.bytes", config.kafka.at("fetch.max.bytes")},
+              {"fetch.wait.max.ms", config.kafka.at("fetch.wait.max.ms")},
               {"batch_max_bytes", config.batch_max_bytes}});
   }
   ConsumerMetrics metrics(topic_names);
-  SyncStatus status(static_cast<std::int64_t>(config.stall_after_s) * 1000);
+  // librdkafka's default session.timeout.ms is 45000; a value it refuses fails the consumer's
+  // creation below with librdkafka's own message.
+  auto session = config.kafka.find("session.timeout.ms");
+  std::int64_t session_timeout_ms = session == config.kafka.end() ? 45000 : std::strtoll(session->second.c_str(), nullptr, 10);
+  SyncStatus status(static_cast<std::int64_t>(config.stall_after_s) * 1000, session_timeout_ms);
   FatalHandler fatal = [&stop](const std::string& reason) { stop.fail(reason); };
 
   // Connections to the copy for the partition appliers and offset reads; the read API has
@@ -60,10 +72,8 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
   openAtStartup(copy, config.database_url);
 
   KafkaDeadLetterProducer dead_letters(config.kafka, config.dead_letter_topic, fatal);
-  std::vector<std::unique_ptr<TopicConsumer>> consumers;
-  for (const TopicConfig& topic : config.topics) {
-    consumers.push_back(std::make_unique<TopicConsumer>(config, topic, copy, dead_letters, metrics, status, fatal));
-  }
+  // One Kafka consumer for every topic: one group member, one fetch long poll.
+  GroupConsumer consumer(config, copy, dead_letters, metrics, status, fatal);
 
   std::unique_ptr<WriteForwarder> forwarder;
   if (!config.producer_url.empty()) {
@@ -76,7 +86,7 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
                     metrics.registry());
   server.start(routes);
 
-  for (auto& consumer : consumers) consumer->start();
+  consumer.start();
   logEvent(LogLevel::Info, "started",
            {{"http_port", server.port()}, {"topics", topic_names.size()},
             {"database", redactUrl(config.database_url)}, {"batch_size", config.batch_size},
@@ -89,11 +99,13 @@ int run(const std::string& config_path, leafsync::StopSignals& stop) {
     logEvent(LogLevel::Info, "stopping", {{"signal", stop.signalName()}});
   }
   api.stopWrites();
-  for (auto& consumer : consumers) consumer->requestStop();
-  for (auto& consumer : consumers) consumer->join();
-  consumers.clear();
+  consumer.requestStop();
+  consumer.join();
   int exit_code = failure ? 1 : 0;
   logEvent(failure ? LogLevel::Error : LogLevel::Info, "stopped", {{"exit_code", exit_code}});
+  // The destructors below: the consumer's librdkafka handle (which can hang, ExitDeadline),
+  // then the dead-letter producer's flush (up to 5 s).
+  teardown.arm(exit_code, std::chrono::seconds(10));
   return exit_code;
 }
 

@@ -3,7 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include "ImageWrites.h"
-#include "leafsync/HttpSupport.h"
+#include "leafsync/DocsUi.h"
+#include "leafsync/HttpResponses.h"
+#include "leafsync/ImageJson.h"
+#include "leafsync/ImageReadRoutes.h"
 #include "leafsync/Log.h"
 
 namespace leafsync {

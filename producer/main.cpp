@@ -23,7 +23,7 @@
 #include "leafsync/CommandLine.h"
 #include "leafsync/MallocTuning.h"
 #include "leafsync/ConnectionPool.h"
-#include "leafsync/HttpSupport.h"
+#include "leafsync/HttpServer.h"
 #include "leafsync/Log.h"
 #include "leafsync/StopSignals.h"
 #include "leafsync/ProducerConfig.h"

@@ -59,6 +59,10 @@ scripts/check-api.sh
 stage "stream vs batch experiment, CI variant (asserts the stream moves fewer bytes and stays fresher)"
 bench/experiment.sh --ci --out build/experiment-ci
 
+stage "stream vs batch sweep, reduced grid (two short runs scaled to bytes per hour; table + chart)"
+python3 bench/experiment_sweep_test.py
+bench/experiment.sh --sweep --ci --out build/experiment-sweep-ci
+
 stage "deployment checks: manifests offline"
 scripts/check-manifests.sh build/bin
 

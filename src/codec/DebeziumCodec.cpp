@@ -1,6 +1,7 @@
 #include "leafsync/DebeziumCodec.h"
 
 #include <charconv>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <simdjson.h>
@@ -11,10 +12,6 @@
 #include "leafsync/Timestamp.h"
 
 namespace leafsync {
-
-struct DebeziumCodec::Parser {
-  simdjson::dom::parser dom;
-};
 
 namespace {
 
@@ -74,29 +71,50 @@ std::string_view stringMember(object o, std::string_view key) {
   return text;
 }
 
-// The JSON converter's schema of one row struct ("after"), when the value carries schemas.
+// The schema of one column, copied out of the document so that it outlives the parse.
+struct ColumnSchema {
+  bool present = false;
+  std::string name;  // the logical type, e.g. io.debezium.time.MicroTimestamp
+  std::string type;  // the JSON converter's type, e.g. int64
+};
+
+// The JSON converter's schema of one row struct ("after"), when the value carries schemas: only
+// the columns whose decoding depends on it, resolved once (and, with SchemaFrame, once per
+// distinct schema rather than per message).
 class RowSchema {
  public:
   RowSchema() = default;
-  explicit RowSchema(array fields) : fields_(fields), present_(true) {}
+  explicit RowSchema(array fields) : present_(true) {
+    for (element field : fields) {
+      object o;
+      if (field.get_object().get(o) != SUCCESS) continue;
+      ColumnSchema* column = slot(stringMember(o, "field"));
+      if (column == nullptr || column->present) continue;  // the first description counts
+      column->present = true;
+      column->name = std::string(stringMember(o, "name"));
+      column->type = std::string(stringMember(o, "type"));
+    }
+  }
 
   bool present() const { return present_; }
 
-  // The schema of one column; false when the envelope's schema does not describe it.
-  bool column(std::string_view name, object& out) const {
-    for (element field : fields_) {
-      object o;
-      if (field.get_object().get(o) == SUCCESS && stringMember(o, "field") == name) {
-        out = o;
-        return true;
-      }
-    }
-    return false;
+  // The schema of one column read by schema; nullptr when the envelope's schema does not
+  // describe it.
+  const ColumnSchema* column(std::string_view name) const {
+    const ColumnSchema* c = const_cast<RowSchema*>(this)->slot(name);
+    return c != nullptr && c->present ? c : nullptr;
   }
 
  private:
-  array fields_;
+  ColumnSchema* slot(std::string_view name) {
+    if (name == "data") return &data_;
+    if (name == "created_at") return &created_at_;
+    if (name == "updated_at") return &updated_at_;
+    return nullptr;
+  }
+
   bool present_ = false;
+  ColumnSchema data_, created_at_, updated_at_;
 };
 
 // Finds the struct schema of envelope field `name` in an Envelope schema.
@@ -115,6 +133,88 @@ bool rowSchema(object envelope_schema, std::string_view name, RowSchema& out) {
   return false;
 }
 
+// Whether `text` is exactly one JSON object and nothing after it, for text cut out of a
+// document the parser has already validated: its braces and brackets, outside strings, close
+// at its last byte and not before.
+bool isOneObject(std::string_view text) {
+  if (text.empty() || text.front() != '{') return false;
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if ((c == '}' || c == ']') && --depth == 0) {
+      return i + 1 == text.size();
+    }
+  }
+  return false;
+}
+
+// The JSON converter with schemas.enable=true frames every message as {"schema":S,"payload":P},
+// and S is the same bytes for every message of a table: most of a message that carries no
+// image, and more tape and keys to check than the row itself. So the parser remembers the last
+// S it validated (duplicate keys included) and, for a message that starts with the same bytes,
+// parses only P: the message is then valid JSON exactly when P is, and its top-level keys are
+// the two of the frame. Anything else -- another schema, whitespace, other key order -- and any
+// P that does not parse takes the whole-document path, which gives the reasons.
+class SchemaFrame {
+ public:
+  // P, when `json` is the frame around the remembered schema.
+  bool payloadIfSame(std::string_view json, std::string_view& payload) const {
+    if (schema_.empty()) return false;
+    const std::size_t start = kOpen.size() + schema_.size() + kPayloadKey.size();
+    if (json.size() <= start || json.back() != '}' || json.substr(0, kOpen.size()) != kOpen ||
+        json.substr(kOpen.size(), schema_.size()) != schema_ ||
+        json.substr(kOpen.size() + schema_.size(), kPayloadKey.size()) != kPayloadKey) {
+      return false;
+    }
+    payload = json.substr(start, json.size() - start - 1);
+    return true;
+  }
+
+  // Remembers the schema of `json`, a document the parser accepted (no duplicate keys) whose
+  // root object holds exactly "schema" (an object) and "payload", when it has the frame's
+  // bytes; otherwise forgets.
+  void remember(std::string_view json) {
+    schema_.clear();
+    if (json.substr(0, kOpen.size()) != kOpen || json.back() != '}') return;
+    // The first `,"payload":` outside a string is a key; the schema's braces tell whether
+    // it is the root's.
+    const std::size_t end = json.find(kPayloadKey, kOpen.size());
+    if (end == std::string_view::npos) return;
+    std::string_view schema = json.substr(kOpen.size(), end - kOpen.size());
+    if (isOneObject(schema)) schema_ = std::string(schema);
+  }
+
+  bool empty() const { return schema_.empty(); }
+
+ private:
+  static constexpr std::string_view kOpen = "{\"schema\":";
+  static constexpr std::string_view kPayloadKey = ",\"payload\":";
+  std::string schema_;
+};
+
+}  // namespace
+
+struct DebeziumCodec::Parser {
+  simdjson::dom::parser dom;
+  std::string buffer;  // the message being parsed, padded
+  SchemaFrame value_frame;
+  RowSchema value_schema;  // the row schema of value_frame's schema
+  SchemaFrame key_frame;
+};
+
+namespace {
+
 enum class TimeForm { Micros, Millis, Iso };
 
 // Debezium's temporal representations of timestamp columns, converted to our ISO format.
@@ -122,9 +222,9 @@ std::string readTimestamp(std::string_view column, element value, const RowSchem
                           std::string& out) {
   TimeForm form = TimeForm::Micros;
   if (schema.present()) {
-    object field;
-    if (!schema.column(column, field)) return columnError(column, "has no schema in the envelope");
-    std::string_view name = stringMember(field, "name");
+    const ColumnSchema* field = schema.column(column);
+    if (field == nullptr) return columnError(column, "has no schema in the envelope");
+    std::string_view name = field->name;
     if (name == "io.debezium.time.MicroTimestamp") {
       form = TimeForm::Micros;
     } else if (name == "io.debezium.time.Timestamp" ||
@@ -133,7 +233,7 @@ std::string readTimestamp(std::string_view column, element value, const RowSchem
     } else if (name == "io.debezium.time.ZonedTimestamp") {
       form = TimeForm::Iso;
     } else {
-      std::string got = name.empty() ? "type '" + echo(stringMember(field, "type")) + "'"
+      std::string got = name.empty() ? "type '" + echo(field->type) + "'"
                                      : "'" + echo(name) + "'";
       return columnError(column, "has schema " + got +
                                      ", not a timestamp (expected io.debezium.time.MicroTimestamp, "
@@ -172,9 +272,9 @@ std::string readTimestamp(std::string_view column, element value, const RowSchem
 // bytea: base64 text (binary.handling.mode=bytes with the JSON converter).
 std::string readData(element value, const RowSchema& schema, std::string& out, bool& unavailable) {
   if (schema.present()) {
-    object field;
-    if (!schema.column("data", field)) return columnError("data", "has no schema in the envelope");
-    std::string_view type = stringMember(field, "type");
+    const ColumnSchema* field = schema.column("data");
+    if (field == nullptr) return columnError("data", "has no schema in the envelope");
+    std::string_view type = field->type;
     if (type != "bytes") {
       return columnError("data", "must have schema type 'bytes' (binary.handling.mode=bytes), not '" +
                                      echo(type) + "'");
@@ -250,29 +350,56 @@ std::string readRow(object row, const RowSchema& schema, ImageRecord& image, boo
   return {};
 }
 
+// Parses `json` from `buffer`, reused, which carries the padding simdjson reads past the end
+// (parse(data, size) allocates a padded copy for every message).
+simdjson::error_code parsePadded(simdjson::dom::parser& dom, std::string& buffer, std::string_view json,
+                                 element& doc) {
+  if (buffer.size() < json.size() + simdjson::SIMDJSON_PADDING) buffer.resize(json.size() + simdjson::SIMDJSON_PADDING);
+  std::memcpy(buffer.data(), json.data(), json.size());
+  return dom.parse(reinterpret_cast<const std::uint8_t*>(buffer.data()), json.size(), false).get(doc);
+}
+
+// Whether `o`, a document's root, is the JSON converter's frame: "schema" (an object) and
+// "payload", nothing else.
+bool isSchemaFrame(object o) {
+  element schema;
+  return o.size() == 2 && o["schema"].get(schema) == SUCCESS && schema.is_object() && o["payload"].error() == SUCCESS;
+}
+
+std::string keyIdOf(object o, std::int64_t& id) {
+  element value;
+  if (o["id"].get(value) != SUCCESS || !readInt(value, id) || id < 1) {
+    return "message key has no positive integer 'id'";
+  }
+  return {};
+}
+
 // The image id of a message key: {"id":N}, {"schema":…,"payload":{"id":N}} or "N".
-std::string readKeyId(simdjson::dom::parser& dom, std::string_view key, std::int64_t& id) {
+std::string readKeyId(simdjson::dom::parser& dom, std::string& buffer, SchemaFrame& frame, std::string_view key,
+                      std::int64_t& id) {
   if (key.empty()) return "missing message key (must be the image id)";
   std::size_t first = key.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && key[first] == '{') {
     element doc;
-    if (auto err = dom.parse(key.data(), key.size()).get(doc)) {
+    object o;
+    std::string_view payload_text;
+    if (frame.payloadIfSame(key, payload_text) && parsePadded(dom, buffer, payload_text, doc) == SUCCESS &&
+        duplicateKey(doc).empty() && doc.get_object().get(o) == SUCCESS) {
+      return keyIdOf(o, id);
+    }
+    if (auto err = parsePadded(dom, buffer, key, doc)) {
       return std::string("malformed message key: ") + simdjson::error_message(err);
     }
     if (std::string duplicate = duplicateKey(doc); !duplicate.empty()) {
       return "duplicate key '" + echo(duplicate) + "' in the message key";
     }
-    object o;
     if (doc.get_object().get(o) != SUCCESS) return "message key is not a JSON object";
     element payload;
-    if (o["payload"].get(payload) == SUCCESS && payload.get_object().get(o) != SUCCESS) {
-      return "message key's 'payload' is not an object";
+    if (o["payload"].get(payload) == SUCCESS) {
+      if (isSchemaFrame(o)) frame.remember(key);
+      if (payload.get_object().get(o) != SUCCESS) return "message key's 'payload' is not an object";
     }
-    element value;
-    if (o["id"].get(value) != SUCCESS || !readInt(value, id) || id < 1) {
-      return "message key has no positive integer 'id'";
-    }
-    return {};
+    return keyIdOf(o, id);
   }
   auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
   if (ec != std::errc() || end != key.data() + key.size() || id < 1) {
@@ -298,27 +425,45 @@ bool isFullRow(object before) {
 }
 
 // Decodes the envelope into `event`; a delete whose `before` has no id leaves image.id 0 for
-// the key to fill. Returns an empty string or the reason.
-std::string decodeEnvelope(simdjson::dom::parser& dom, std::string_view value, ChangeEvent& event) {
+// the key to fill. Returns an empty string or the reason. `frame` and `frame_schema` are the
+// last schema seen and its row schema (SchemaFrame).
+std::string decodeEnvelope(simdjson::dom::parser& dom, std::string& buffer, SchemaFrame& frame,
+                           RowSchema& frame_schema, std::string_view value, ChangeEvent& event) {
   element doc;
-  if (auto err = dom.parse(value.data(), value.size()).get(doc)) {
-    return std::string("malformed JSON: ") + simdjson::error_message(err);
-  }
-  if (std::string key = duplicateKey(doc); !key.empty()) return "duplicate key '" + echo(key) + "'";
   object envelope;
-  if (doc.get_object().get(envelope) != SUCCESS) return "value is not a JSON object";
+  RowSchema parsed_schema;
+  const RowSchema* after_schema = &parsed_schema;
+  std::string_view payload_text;
+  if (frame.payloadIfSame(value, payload_text) && parsePadded(dom, buffer, payload_text, doc) == SUCCESS &&
+      duplicateKey(doc).empty()) {
+    // {"schema":<the last one>,"payload":…}
+    if (doc.is_null()) return "not a change event: 'payload' is null";
+    if (doc.get_object().get(envelope) != SUCCESS) return "'payload' is not an object";
+    after_schema = &frame_schema;
+  } else {
+    if (auto err = parsePadded(dom, buffer, value, doc)) {
+      return std::string("malformed JSON: ") + simdjson::error_message(err);
+    }
+    if (std::string key = duplicateKey(doc); !key.empty()) return "duplicate key '" + echo(key) + "'";
+    if (doc.get_object().get(envelope) != SUCCESS) return "value is not a JSON object";
 
-  // {"schema":…,"payload":…}: the JSON converter with schemas.enable=true.
-  RowSchema after_schema;
-  element payload;
-  element schema;
-  if (envelope["payload"].get(payload) == SUCCESS && envelope["schema"].get(schema) == SUCCESS) {
-    if (payload.is_null()) return "not a change event: 'payload' is null";
-    if (payload.get_object().get(envelope) != SUCCESS) return "'payload' is not an object";
-    object schema_object;
-    if (schema.get_object().get(schema_object) == SUCCESS &&
-        !rowSchema(schema_object, "after", after_schema)) {
-      return "the envelope's schema does not describe 'after'";
+    // {"schema":…,"payload":…}: the JSON converter with schemas.enable=true.
+    element payload;
+    element schema;
+    if (envelope["payload"].get(payload) == SUCCESS && envelope["schema"].get(schema) == SUCCESS) {
+      const bool framed = isSchemaFrame(envelope);
+      if (payload.is_null()) return "not a change event: 'payload' is null";
+      if (payload.get_object().get(envelope) != SUCCESS) return "'payload' is not an object";
+      object schema_object;
+      if (schema.get_object().get(schema_object) == SUCCESS &&
+          !rowSchema(schema_object, "after", parsed_schema)) {
+        return "the envelope's schema does not describe 'after'";
+      }
+      if (framed && parsed_schema.present()) {
+        frame.remember(value);
+        frame_schema = std::move(parsed_schema);
+        after_schema = &frame_schema;
+      }
     }
   }
 
@@ -395,7 +540,7 @@ std::string decodeEnvelope(simdjson::dom::parser& dom, std::string_view value, C
   }
   if (field.get_object().get(after) != SUCCESS) return "'after' must be an object";
   bool data_unavailable = false;
-  if (std::string error = readRow(after, after_schema, event.image, data_unavailable); !error.empty()) {
+  if (std::string error = readRow(after, *after_schema, event.image, data_unavailable); !error.empty()) {
     return error;
   }
   // Debezium sends the whole row in `after`, updates included.
@@ -424,11 +569,13 @@ DecodeResult DebeziumCodec::decode(std::string_view key, std::string_view value,
   event.plant = plant;
   // The value first (its reasons say more), then the key: both use the one parser, and parsing
   // the key invalidates the value's document, so nothing of it may be read after this.
-  if (std::string error = decodeEnvelope(parser_->dom, value, event); !error.empty()) {
+  Parser& p = *parser_;
+  if (std::string error = decodeEnvelope(p.dom, p.buffer, p.value_frame, p.value_schema, value, event);
+      !error.empty()) {
     return DecodeError{std::move(error)};
   }
   std::int64_t key_id = 0;
-  if (std::string error = readKeyId(parser_->dom, key, key_id); !error.empty()) {
+  if (std::string error = readKeyId(p.dom, p.buffer, p.key_frame, key, key_id); !error.empty()) {
     return DecodeError{std::move(error)};
   }
   if (event.image.id == 0) {

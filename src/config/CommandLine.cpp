@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "leafsync/BuildInfo.h"
-#include "leafsync/ConsumerConfig.h"
+#include "leafsync/ConfigError.h"
 #include "leafsync/Log.h"
 
 namespace leafsync {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "leafsync/ConsumerConfig.h"
+#include "leafsync/ConfigError.h"
 
 namespace leafsync {
 namespace {

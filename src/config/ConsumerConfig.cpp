@@ -2,15 +2,10 @@
 
 #include "leafsync/ConfigSetting.h"
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 namespace leafsync {
 namespace {
-
-namespace fs = std::filesystem;
 
 void setStartWhenEmpty(ConsumerConfig& c, const std::string& value) {
   if (value != "earliest" && value != "latest") {
@@ -131,14 +126,6 @@ const std::vector<Setting>& settings() {
 
 }  // namespace
 
-Environment processEnvironment() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* value = std::getenv(name.c_str());
-    if (!value) return std::nullopt;
-    return std::string(value);
-  };
-}
-
 const std::vector<EnvOverride>& consumerEnvOverrides() {
   static const std::vector<EnvOverride> docs = envOverridesOf(settings());
   return docs;
@@ -146,49 +133,9 @@ const std::vector<EnvOverride>& consumerEnvOverrides() {
 
 nlohmann::json describeConsumerSettings() { return describeSettings(settings()); }
 
-std::map<std::string, std::string> loadKafkaProperties(const std::string& json_path) {
-  std::ifstream in(json_path);
-  if (!in) throw ConfigError("cannot read Kafka properties file '" + json_path + "'");
-  nlohmann::json j;
-  try {
-    in >> j;
-  } catch (const nlohmann::json::exception& e) {
-    throw ConfigError("'" + json_path + "' is not valid JSON: " + e.what());
-  }
-  if (!j.is_object()) throw ConfigError("'" + json_path + "' must hold one JSON object");
-  std::map<std::string, std::string> props;
-  for (auto& [key, value] : j.items()) {
-    if (value.is_string()) {
-      props[key] = value.get<std::string>();
-    } else if (value.is_number() || value.is_boolean()) {
-      props[key] = value.dump();
-    } else {
-      throw ConfigError("'" + json_path + "': property '" + key + "' must be a string, number or boolean");
-    }
-  }
-  return props;
-}
-
-std::map<std::string, std::string> withKafkaProperties(std::map<std::string, std::string> file,
-                                                       const std::map<std::string, std::string>& overrides) {
-  for (const auto& [key, value] : overrides) file[key] = value;
-  return file;
-}
-
-std::string resolveNextTo(const std::string& file, const std::string& path) {
-  fs::path p(path);
-  return p.is_relative() ? (fs::path(file).parent_path() / p).string() : path;
-}
-
 ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environment& env) {
   ConfigNode root = ConfigNode::load(yaml_path);
-  ConsumerConfig c;
-  readYamlSettings(settings(), root, c);
-  root.rejectUnknownKeys();
-  readEnvironmentSettings(settings(), env, c);
-  if (c.kafka_properties_file.empty()) throw ConfigError(yaml_path + ": kafka.properties is required");
-  c.kafka = withKafkaProperties(loadKafkaProperties(c.kafka_properties_file), c.kafka);
-
+  ConsumerConfig c = readSettings(settings(), root, env);
   if (c.topics.empty()) {
     for (Plant plant : kAllPlants) c.topics.push_back({std::string(plantName(plant)), plant, EventFormat::Native});
   }

@@ -1,6 +1,7 @@
 #include "leafsync/ProducerConfig.h"
 
 #include "leafsync/ConfigSetting.h"
+#include "leafsync/Plant.h"
 
 namespace leafsync {
 namespace {
@@ -57,13 +58,8 @@ nlohmann::json describeProducerSettings() { return describeSettings(settings());
 
 ProducerConfig loadProducerConfig(const std::string& yaml_path, const Environment& env) {
   ConfigNode root = ConfigNode::load(yaml_path);
-  ProducerConfig c;
-  readYamlSettings(settings(), root, c);
   if (root["write_token"]) throw ConfigError(yaml_path + ": write_token must come from LEAFSYNC_WRITE_TOKEN, not a file");
-  root.rejectUnknownKeys();
-  readEnvironmentSettings(settings(), env, c);
-  if (c.kafka_properties_file.empty()) throw ConfigError(yaml_path + ": kafka.properties is required");
-  c.kafka = withKafkaProperties(loadKafkaProperties(c.kafka_properties_file), c.kafka);
+  ProducerConfig c = readSettings(settings(), root, env);
   if (!c.kafka.count("bootstrap.servers")) throw ConfigError("bootstrap.servers is not set");
   return c;
 }

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace leafsync {
 namespace {
@@ -24,6 +25,31 @@ constexpr std::array<std::int8_t, 256> makeBase64Table() {
   return table;
 }
 constexpr auto kBase64Table = makeBase64Table();
+
+// The decoding of one character at each of a group's four positions, already shifted to
+// where its bits land in the group's three bytes (little-endian: byte 0 lowest), so a group
+// is four lookups ORed together and one store. An invalid character sets bit 24, which no
+// valid group reaches.
+constexpr std::uint32_t kBase64Invalid = 1u << 24;
+constexpr std::array<std::array<std::uint32_t, 256>, 4> makeBase64Positions() {
+  std::array<std::array<std::uint32_t, 256>, 4> t{};
+  for (int c = 0; c < 256; ++c) {
+    std::int32_t v = kBase64Table[static_cast<std::size_t>(c)];
+    if (v < 0) {
+      for (auto& position : t) position[static_cast<std::size_t>(c)] = kBase64Invalid;
+      continue;
+    }
+    auto u = static_cast<std::uint32_t>(v);
+    t[0][static_cast<std::size_t>(c)] = u << 2;
+    t[1][static_cast<std::size_t>(c)] = (u >> 4) | ((u & 0x0f) << 12);
+    t[2][static_cast<std::size_t>(c)] = ((u >> 2) << 8) | ((u & 0x03) << 22);
+    t[3][static_cast<std::size_t>(c)] = u << 16;
+  }
+  return t;
+}
+constexpr auto kBase64Positions = makeBase64Positions();
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "kBase64Positions stores little-endian groups");
 
 }  // namespace
 
@@ -81,19 +107,18 @@ std::optional<std::string> base64Decode(std::string_view text) {
   std::string out(text.size() / 4 * 3 - pad, '\0');
   const auto* in = reinterpret_cast<const unsigned char*>(text.data());
   char* o = out.data();
-  // Every group but the last has no padding: decode four characters per step, checking all
-  // four at once (an invalid character has the sign bit set in the table).
+  // Every group but the last has no padding: four lookups per group (kBase64Positions) and
+  // one 4-byte store, whose fourth byte the next group overwrites (the last group writes at
+  // least one), with the validity of all of them checked once at the end.
   const std::size_t full = text.size() / 4 - 1;
+  std::uint32_t invalid = 0;
   for (std::size_t g = 0; g < full; ++g, in += 4, o += 3) {
-    std::int32_t a = kBase64Table[in[0]], b = kBase64Table[in[1]], c = kBase64Table[in[2]],
-                 d = kBase64Table[in[3]];
-    if ((a | b | c | d) < 0) return std::nullopt;
-    std::uint32_t n = (static_cast<std::uint32_t>(a) << 18) | (static_cast<std::uint32_t>(b) << 12) |
-                      (static_cast<std::uint32_t>(c) << 6) | static_cast<std::uint32_t>(d);
-    o[0] = static_cast<char>(n >> 16);
-    o[1] = static_cast<char>(n >> 8);
-    o[2] = static_cast<char>(n);
+    std::uint32_t n = kBase64Positions[0][in[0]] | kBase64Positions[1][in[1]] |
+                      kBase64Positions[2][in[2]] | kBase64Positions[3][in[3]];
+    invalid |= n;
+    std::memcpy(o, &n, 4);
   }
+  if (invalid & kBase64Invalid) return std::nullopt;
   std::int32_t a = kBase64Table[in[0]], b = kBase64Table[in[1]];
   std::int32_t c = pad == 2 ? 0 : kBase64Table[in[2]];
   std::int32_t d = pad >= 1 ? 0 : kBase64Table[in[3]];

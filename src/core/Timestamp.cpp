@@ -82,4 +82,30 @@ bool isIsoTimestamp(std::string_view s) {
 
 bool isEpochMillisInRange(std::int64_t ms) { return ms >= 0 && ms <= kMaxEpochMillis; }
 
+std::optional<std::int64_t> parseIsoMicros(std::string_view s) {
+  if (!isIsoTimestamp(s)) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = number(s, 0, 4) - 1900;
+  tm.tm_mon = number(s, 5, 2) - 1;
+  tm.tm_mday = number(s, 8, 2);
+  tm.tm_hour = number(s, 11, 2);
+  tm.tm_min = number(s, 14, 2);
+  tm.tm_sec = number(s, 17, 2);
+  std::int64_t micros = static_cast<std::int64_t>(timegm(&tm)) * 1000000;
+  std::size_t pos = 19;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    std::int64_t scale = 100000;
+    for (; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos) {
+      micros += (s[pos] - '0') * scale;
+      scale /= 10;
+    }
+  }
+  if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    std::int64_t offset = (number(s, pos + 1, 2) * 3600 + number(s, pos + 4, 2) * 60) * std::int64_t{1000000};
+    micros += s[pos] == '+' ? -offset : offset;
+  }
+  return micros;
+}
+
 }  // namespace leafsync

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "leafsync/HttpMetrics.h"
-#include "leafsync/HttpSupport.h"
+#include "leafsync/HttpResponses.h"
 #include "leafsync/Log.h"
 
 namespace leafsync {
@@ -367,7 +367,7 @@ void RequestGate::refuse(const std::shared_ptr<Tcp::Peer>& peer, PeerState& stat
 void RequestGate::onRequest(const Http::Request& request, Http::ResponseWriter response) {
   // Pistache 0.0.5's route() answers a path no route takes itself, with the router's
   // not-found handler (ours: JSON 404), and a known path with another method through the
-  // custom handler registerOpenApiRoute adds (JSON 405).
+  // custom handler registerMethodNotAllowed adds (JSON 405).
   router_->route(request, std::move(response));
 }
 

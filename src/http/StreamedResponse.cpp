@@ -8,7 +8,8 @@
 #include <utility>
 
 #include "leafsync/ByteEncoding.h"
-#include "leafsync/HttpSupport.h"
+#include "leafsync/HttpResponses.h"
+#include "leafsync/RequestGate.h"
 #include "leafsync/Log.h"
 
 namespace leafsync {

@@ -1,13 +1,35 @@
 #include "leafsync/KafkaConfig.h"
 
-#include <nlohmann/json.hpp>
+#include <charconv>
+#include <optional>
 #include <set>
+#include <string_view>
 
-#include "leafsync/ConsumerConfig.h"
+#include "leafsync/ConfigError.h"
 #include "leafsync/KafkaWireBytes.h"
 #include "leafsync/Log.h"
 
 namespace leafsync {
+namespace {
+
+// The integer after the last `"key":` of a statistics document. In librdkafka's document only
+// the client's totals are named tx_bytes / rx_bytes (brokers and partitions count txbytes /
+// rxbytes), so a search finds them without parsing the whole document — tens of kilobytes per
+// client per statistics interval, on the polling thread. WireBytesTest reads the same ratios
+// (1.07 / 0.12 / 0.04) as with the full parse.
+std::optional<std::int64_t> lastIntegerField(std::string_view json, std::string_view key) {
+  std::string needle = "\"" + std::string(key) + "\":";
+  std::size_t pos = json.rfind(needle);
+  if (pos == std::string_view::npos) return std::nullopt;
+  pos += needle.size();
+  while (pos < json.size() && json[pos] == ' ') ++pos;
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(json.data() + pos, json.data() + json.size(), value);
+  if (ec != std::errc() || end == json.data() + pos) return std::nullopt;
+  return value;
+}
+
+}  // namespace
 
 std::unique_ptr<RdKafka::Conf> makeKafkaConf(const std::map<std::string, std::string>& properties) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
@@ -60,12 +82,10 @@ void KafkaLogger::event_cb(RdKafka::Event& event) {
       break;
     }
     case RdKafka::Event::EVENT_STATS: {
-      auto stats = nlohmann::json::parse(event.str(), nullptr, false);
-      if (stats.is_object() && stats.contains("tx_bytes") && stats.contains("rx_bytes") &&
-          stats["tx_bytes"].is_number_integer() && stats["rx_bytes"].is_number_integer()) {
-        KafkaWireBytes::process().record(client_, stats["tx_bytes"].get<std::int64_t>(),
-                                         stats["rx_bytes"].get<std::int64_t>());
-      }
+      const std::string& stats = event.str();
+      std::optional<std::int64_t> sent = lastIntegerField(stats, "tx_bytes");
+      std::optional<std::int64_t> received = lastIntegerField(stats, "rx_bytes");
+      if (sent && received) KafkaWireBytes::process().record(client_, *sent, *received);
       break;
     }
     default:

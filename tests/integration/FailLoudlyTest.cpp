@@ -195,6 +195,37 @@ TEST(FailLoudlyTest, NotReadyWhileFarBehindAfterABrokerCrashAndReadyOnceCaughtUp
   EXPECT_EQ(producer.terminate(20s), 0) << producer.log();
 }
 
+TEST(FailLoudlyTest, ABurstTheCopyCannotCommitMakesACalmConsumerNotReadyWithinASecond) {
+  testing::TempDir dir;
+  testing::ConsumerSetup setup(dir, 1);
+  testing::ConsumerProcess consumer(setup, dir.file("consumer.log"), {{"LEAFSYNC_READY_MAX_LAG", "300"}});
+  consumer.start();
+  ASSERT_TRUE(consumer.waitReady()) << consumer.log();
+  std::unique_ptr<Store> copy = openStore(setup.database_path);  // migrates: before the lock
+  // Caught up and nothing moving for longer than the consumer's settle time (10 s): it asks
+  // the broker for watermarks only every few seconds now, the case that looked ready.
+  std::this_thread::sleep_for(12s);
+  SqliteConnection hold(setup.database_path);
+  hold.exec("BEGIN IMMEDIATE");  // the copy cannot commit: nothing wakes the consumer thread
+  const std::string topic = setup.topic(Plant::Potato);
+  testing::TestProducer producer;
+  for (std::int64_t id = 1; id <= 2000; ++id) {
+    producer.send(topic, EventCodec::encodeKey(id), EventCodec::encode(EventBuilder::create(id, 1)));
+  }
+  producer.flush();
+  auto burst_at = Clock::now();
+  bool not_ready = testing::eventually(
+      [&] { return testing::httpRequest(consumer.port(), "GET", "/readyz").status == 503; }, 1s);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - burst_at).count();
+  EXPECT_TRUE(not_ready) << "2000 events behind and still ready after " << took << " ms\n"
+                         << testing::httpRequest(consumer.port(), "GET", "/readyz").body;
+  EXPECT_EQ(testing::committedEvents(*copy), 0);
+  hold.exec("ROLLBACK");
+  EXPECT_TRUE(consumer.waitReady()) << consumer.log();
+  EXPECT_TRUE(testing::eventually([&] { return testing::committedEvents(*copy) == 2000; }, 30s));
+  EXPECT_EQ(consumer.terminate(20s), 0) << consumer.log();
+}
+
 TEST(FailLoudlyTest, APartitionBlockedBehindARowLockTurnsStalledAndRecoversWhenTheLockGoes) {
   std::string admin_url = testing::postgresTestUrl();
   LEAFSYNC_POSTGRES_OR_SKIP(admin_url.empty())

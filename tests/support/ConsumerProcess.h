@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "leafsync/Plant.h"
+#include "support/Eventually.h"
 #include "support/TempDir.h"
 
 namespace leafsync {
@@ -106,22 +107,4 @@ std::int64_t committedEvents(const std::string& database_url);
 // The same on a store already open (opening one migrates, which needs the write lock).
 std::int64_t committedEvents(Store& copy);
 
-// Polls `condition` until it holds or the deadline passes.
-template <typename Condition>
-bool eventually(Condition condition, std::chrono::milliseconds deadline,
-                std::chrono::milliseconds every = std::chrono::milliseconds(20));
-
 }  // namespace leafsync::testing
-
-#include <thread>
-
-template <typename Condition>
-bool leafsync::testing::eventually(Condition condition, std::chrono::milliseconds deadline,
-                                   std::chrono::milliseconds every) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(every);
-  }
-  return condition();
-}

@@ -3,45 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <list>
-#include <set>
 
 #include "leafsync/StoreFactory.h"
 #include "support/EventBuilder.h"
+#include "support/RecordingDeadLetters.h"
 #include "support/TempDir.h"
 
 namespace leafsync {
 namespace {
 
 using testing::EventBuilder;
-
-// Records dead letters; can be told to refuse some, like a topic that rejects a record or
-// a broker that is away.
-class RecordingDeadLetters : public DeadLetterSink {
- public:
-  struct Letter {
-    std::string key, value, reason;
-    std::int32_t partition;
-    std::int64_t offset;
-  };
-  std::string deliver(const std::vector<DeadLetter*>& letters) override {
-    std::string error;
-    for (DeadLetter* letter : letters) {
-      const InboundMessage& m = letter->message;
-      sent.push_back({std::string(m.key), std::string(m.value), letter->reason, m.partition, m.offset});
-      if (refuse_all || refuse_values.count(std::string(m.value))) {
-        error = "broker refused";
-        continue;
-      }
-      letter->delivered = true;
-      ++durable;
-    }
-    return error;
-  }
-  std::vector<Letter> sent;
-  std::size_t durable = 0;
-  bool refuse_all = false;
-  std::set<std::string> refuse_values;
-};
+using testing::RecordingDeadLetters;
 
 class BatchApplierTest : public ::testing::Test {
  protected:
@@ -79,11 +51,11 @@ TEST_F(BatchApplierTest, MalformedMessageIsDeadLetteredWithItsReasonAndTheStream
   ASSERT_EQ(applier_.deliverDeadLetters(prepared), "");
   applier_.commit(*store_, prepared);
 
-  ASSERT_EQ(dead_letters_.sent.size(), 1u);
-  EXPECT_EQ(dead_letters_.durable, 1u);
-  EXPECT_EQ(dead_letters_.sent[0].value, "{broken");
-  EXPECT_EQ(dead_letters_.sent[0].offset, 11);
-  EXPECT_NE(dead_letters_.sent[0].reason.find("malformed JSON"), std::string::npos);
+  ASSERT_EQ(dead_letters_.sent().size(), 1u);
+  EXPECT_EQ(dead_letters_.durable(), 1u);
+  EXPECT_EQ(dead_letters_.sent()[0].value, "{broken");
+  EXPECT_EQ(dead_letters_.sent()[0].offset, 11);
+  EXPECT_NE(dead_letters_.sent()[0].reason.find("malformed JSON"), std::string::npos);
   EXPECT_TRUE(store_->find(Plant::Potato, 1));
   EXPECT_TRUE(store_->find(Plant::Potato, 3));
   EXPECT_EQ(store_->nextOffset("potato", 0), 13) << "the offset moves past the dead letter";
@@ -120,7 +92,7 @@ TEST_F(BatchApplierTest, KafkaTombstoneIsSkippedButItsOffsetCounts) {
 }
 
 TEST_F(BatchApplierTest, UndeliverableDeadLetterIsCountedAndTheBatchCannotCommit) {
-  dead_letters_.refuse_all = true;
+  dead_letters_.refuseAll(true);
   PreparedBatch prepared = applier_.prepare({message(0, 0, "1", EventBuilder::create(1, 1).json()),
                                              message(0, 1, "2", "nope")});
   EXPECT_EQ(applier_.deliverDeadLetters(prepared), "broker refused");
@@ -132,14 +104,14 @@ TEST_F(BatchApplierTest, UndeliverableDeadLetterIsCountedAndTheBatchCannotCommit
 }
 
 TEST_F(BatchApplierTest, RetryResendsOnlyTheDeadLettersNotYetAcknowledged) {
-  dead_letters_.refuse_values = {"second"};
+  dead_letters_.refuseValues({"second"});
   PreparedBatch prepared = applier_.prepare({message(0, 0, "1", "first"), message(0, 1, "2", "second")});
   EXPECT_NE(applier_.deliverDeadLetters(prepared), "");
-  dead_letters_.refuse_values.clear();
+  dead_letters_.refuseValues({});
   EXPECT_EQ(applier_.deliverDeadLetters(prepared), "");
-  ASSERT_EQ(dead_letters_.sent.size(), 3u);
-  EXPECT_EQ(dead_letters_.sent[2].value, "second") << "the acknowledged letter is not sent again";
-  EXPECT_EQ(dead_letters_.durable, 2u);
+  ASSERT_EQ(dead_letters_.sent().size(), 3u);
+  EXPECT_EQ(dead_letters_.sent()[2].value, "second") << "the acknowledged letter is not sent again";
+  EXPECT_EQ(dead_letters_.durable(), 2u);
   EXPECT_EQ(metrics_.topic("potato").dead_lettered.Value(), 2);
   applier_.commit(*store_, prepared);
   EXPECT_EQ(store_->nextOffset("potato", 0), 2);

@@ -637,5 +637,55 @@ TEST_F(DebeziumCodecTest, ReasonEchoesAtMost64CharactersOfASchemaName) {
       << reason.substr(0, 200);
 }
 
+// ---- one codec, many messages: the schema read once (SchemaFrame) -------------------------------
+
+TEST_F(DebeziumCodecTest, MessagesWithTheSameSchemaDecodeAsEachOneAlone) {
+  const std::string first = withSchema(create(row().set("id", "1")));
+  const std::string second = withSchema(create(row().set("id", "2").set("camera_id", "9")));
+  accepted(R"({"id":1})", first);
+  ChangeEvent again = accepted(R"({"id":2})", second);
+  DebeziumCodec fresh;
+  EXPECT_EQ(again.image, std::get<ChangeEvent>(fresh.decode(R"({"id":2})", second, Plant::Potato)).image);
+}
+
+TEST_F(DebeziumCodecTest, MessageWithAnotherSchemaIsReadWithItsOwn) {
+  auto millis = rowSchema().set(
+      "created_at", R"({"type":"int64","optional":false,"name":"io.debezium.time.Timestamp","version":1})");
+  EXPECT_EQ(createdAt(withSchema(create(row().set("created_at", "1764059989123")))), "1970-01-21T10:00:59.989123");
+  EXPECT_EQ(createdAt(withSchema(create(row().set("created_at", "1764059989123")), millis)),
+            "2025-11-25T08:39:49.123000");
+}
+
+TEST_F(DebeziumCodecTest, MalformedPayloadAfterTheSameSchemaGetsTheWholeDocumentsReason) {
+  accepted(R"({"id":1})", withSchema(create()));
+  const std::string broken = withSchema(R"({"before":null,"after":{"id":1,}})");
+  DebeziumCodec fresh;
+  EXPECT_EQ(rejection(R"({"id":1})", broken),
+            std::get<DecodeError>(fresh.decode(R"({"id":1})", broken, Plant::Potato)).reason);
+}
+
+TEST_F(DebeziumCodecTest, DuplicateKeyInThePayloadAfterTheSameSchemaIsRejected) {
+  accepted(R"({"id":1})", withSchema(create()));
+  std::string after = row().object();
+  after.insert(after.size() - 1, R"(,"version":2)");
+  EXPECT_EQ(rejection(R"({"id":1})", withSchema(envelope("c", "null", after))), "duplicate key 'version'");
+}
+
+TEST_F(DebeziumCodecTest, SchemaFollowedByMoreThanThePayloadIsRejected) {
+  accepted(R"({"id":1})", withSchema(create()));
+  std::string value = withSchema(create());
+  value.insert(value.size() - 1, R"(,"payload":null)");
+  EXPECT_EQ(rejection(R"({"id":1})", value), "duplicate key 'payload'");
+}
+
+TEST_F(DebeziumCodecTest, KeyWithTheSameSchemaTwiceReadsEachId) {
+  const std::string key_schema = R"({"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"id"}],)"
+                                 R"("optional":false,"name":"lims.public.image_potato.Key"},"payload":)";
+  accepted(key_schema + R"({"id":1}})", withSchema(create(row().set("id", "1"))));
+  EXPECT_EQ(accepted(key_schema + R"({"id":2}})", withSchema(create(row().set("id", "2")))).image.id, 2);
+  EXPECT_EQ(rejection(key_schema + R"({"id":3}})", withSchema(create(row().set("id", "2")))),
+            "message key id 3 does not match row id 2");
+}
+
 }  // namespace
 }  // namespace leafsync

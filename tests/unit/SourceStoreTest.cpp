@@ -156,6 +156,16 @@ TEST_P(SourceStoreTest, PublishedEventsLeaveTheOutboxInCommitOrder) {
   EXPECT_EQ(rest[0].image_id, 4);
 }
 
+TEST_P(SourceStoreTest, PendingEventsAfterASeqStartPastIt) {
+  for (int i = 0; i < 5; ++i) store_->create(Plant::Potato, image());
+  auto all = store_->pendingEvents(10);
+  auto after = store_->pendingEventsAfter(all[1].seq, 2);  // what a relay with two in flight reads
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].seq, all[2].seq);
+  EXPECT_EQ(after[1].seq, all[3].seq);
+  EXPECT_EQ(store_->pendingCount(), 5) << "reading past events deletes nothing";
+}
+
 // Writers on several connections while a relay publishes and marks: every event is published
 // exactly once, and each image's events in version order. (In PostgreSQL a later seq must not
 // commit before an earlier one, or markPublished(seq) would drop the earlier event unseen.)

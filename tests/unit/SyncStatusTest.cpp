@@ -39,6 +39,31 @@ TEST(SyncStatusTest, AStaleCachedHighWatermarkDoesNotMakeAPartitionLookCaughtUp)
   EXPECT_TRUE(mentions(status.notReadyReasons({"potato"}, 1000), "potato/0: 4900 events behind"));
 }
 
+TEST(SyncStatusTest, EventsTheFetcherSawArriveSinceTheLastRefreshCountAsLag) {
+  SyncStatus status;
+  std::int64_t fetched = 100;
+  status.watchFetcher([&](const std::string&, std::int32_t) { return fetched; });
+  status.assigned("potato", 0, 100, false);
+  status.topicJoined("potato");
+  status.observed("potato", 0, 100);  // the last refresh: caught up
+  EXPECT_TRUE(status.notReadyReasons({"potato"}, 300).empty());
+  fetched = 2100;  // a burst the copy has not committed, before the next refresh
+  EXPECT_TRUE(mentions(status.notReadyReasons({"potato"}, 300), "potato/0: 2000 events behind"));
+  EXPECT_EQ(status.partitions().at(0).lag(), 2000);
+}
+
+TEST(SyncStatusTest, TheFetchersFigureDoesNotStandInForOneTheBrokerHasNotGivenSinceTheAssignment) {
+  SyncStatus status;
+  status.watchFetcher([](const std::string&, std::int32_t) { return 1100; });  // from before a crash
+  status.assigned("potato", 0, 1100, false);
+  status.topicJoined("potato");
+  status.applied("potato", 0, 1100, 1100, 0);  // a batch, with the same stale cache
+  EXPECT_EQ(status.partitions().at(0).lag(), -1);
+  EXPECT_TRUE(mentions(status.notReadyReasons({"potato"}, 300), "potato/0: position not known yet"));
+  status.observed("potato", 0, 6000);
+  EXPECT_EQ(status.partitions().at(0).lag(), 4900);
+}
+
 TEST(SyncStatusTest, ATopicThatLostEveryPartitionToARevocationIsNotReadyUntilItsNextAssignment) {
   SyncStatus status;
   status.assigned("potato", 0, 0, false);
@@ -47,7 +72,22 @@ TEST(SyncStatusTest, ATopicThatLostEveryPartitionToARevocationIsNotReadyUntilIts
   EXPECT_TRUE(status.notReadyReasons({"potato"}, 10).empty());
   status.revoked("potato", 0);
   EXPECT_TRUE(mentions(status.notReadyReasons({"potato"}, 10), "holds no partitions since they were revoked"));
-  status.topicJoined("potato");  // the next rebalance gave it nothing: others hold them
+  status.assigned("potato", 0, 0, false);
+  status.observed("potato", 0, 0);
+  status.topicJoined("potato");
+  EXPECT_TRUE(status.notReadyReasons({"potato"}, 10).empty());
+}
+
+TEST(SyncStatusTest, AnEmptyShareAfterLosingEveryPartitionIsNotReadyUntilTheGroupHadASessionTimeoutToHandThemBack) {
+  SyncStatus status(30000, 50);
+  status.assigned("potato", 0, 0, false);
+  status.observed("potato", 0, 0);
+  status.topicJoined("potato");
+  status.revoked("potato", 0);  // the broker crashed, the session timed out
+  status.topicJoined("potato");  // rejoined: the group's memory of the old membership holds them
+  EXPECT_TRUE(mentions(status.notReadyReasons({"potato"}, 10), "holds no partitions since they were revoked"));
+  std::this_thread::sleep_for(60ms);
+  status.topicJoined("potato");  // still none a session timeout later: others hold them
   EXPECT_TRUE(status.notReadyReasons({"potato"}, 10).empty());
 }
 

@@ -86,5 +86,13 @@ TEST(Timestamp, EpochMillisRangeIsTheEpochToTheEndOfYear9999) {
   EXPECT_FALSE(isEpochMillisInRange(INT64_MAX));
 }
 
+TEST(Timestamp, ParseIsoMicrosReadsTheSourceFormat) {
+  EXPECT_EQ(parseIsoMicros("1970-01-01T00:00:01.5"), 1500000);
+  EXPECT_EQ(parseIsoMicros("2023-10-08T15:39:49.123123"), std::int64_t{1696779589123123});
+  EXPECT_EQ(parseIsoMicros("2023-10-08T17:39:49.123123+02:00"), std::int64_t{1696779589123123});
+  EXPECT_EQ(parseIsoMicros(isoTimestamp(1764059989123456)), 1764059989123456);
+  EXPECT_FALSE(parseIsoMicros("yesterday"));
+}
+
 }  // namespace
 }  // namespace leafsync

@@ -2,10 +2,14 @@
 
 #include <endian.h>
 #include <libpq-fe.h>
+#include <linux/tcp.h>  // not netinet/tcp.h: glibc's tcp_info lacks the byte counters
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -286,6 +290,7 @@ PostgresConnection::~PostgresConnection() { PQfinish(conn_); }
 
 void PostgresConnection::connect() {
   if (conn_) {
+    closed_bytes_ = socketBytes();
     PQfinish(conn_);
     conn_ = nullptr;
   }
@@ -311,6 +316,20 @@ void PostgresConnection::connect() {
 bool PostgresConnection::isOpen() const { return conn_ && PQstatus(conn_) == CONNECTION_OK; }
 
 int PostgresConnection::backendPid() const { return conn_ ? PQbackendPID(conn_) : 0; }
+
+std::optional<PostgresConnection::SocketBytes> PostgresConnection::socketBytes() const {
+  std::optional<SocketBytes> total = closed_bytes_;
+  const int fd = conn_ ? PQsocket(conn_) : -1;
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (fd >= 0 && ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) == 0 &&
+      size >= offsetof(tcp_info, tcpi_bytes_received) + sizeof info.tcpi_bytes_received) {
+    if (!total) total.emplace();
+    total->sent += static_cast<std::int64_t>(info.tcpi_bytes_acked);
+    total->received += static_cast<std::int64_t>(info.tcpi_bytes_received);
+  }
+  return total;
+}
 
 void PostgresConnection::fail(const std::string& what, pg_result* result) const {
   std::string message = result ? trimmed(PQresultErrorMessage(result)) : std::string();

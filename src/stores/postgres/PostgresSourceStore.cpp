@@ -139,8 +139,8 @@ PostgresSourceStore::PostgresSourceStore(const std::string& url) : db_(url) {
               " SELECT * FROM unnest($1::int4[], $2::int8[], $3::bytea[], $4::int8[])",
               {kInt4Array, kInt8Array, kByteaArray, kInt8Array});
   db_.prepare(kReadOutbox,
-              "SELECT seq, plant, image_id, value, created_ms FROM outbox ORDER BY seq LIMIT $1",
-              {kInt8});
+              "SELECT seq, plant, image_id, value, created_ms FROM outbox WHERE seq > $2 ORDER BY seq LIMIT $1",
+              {kInt8, kInt8});
   db_.prepare(kDeleteOutbox, "DELETE FROM outbox WHERE seq <= $1", {kInt8});
   db_.prepare(kCountOutbox, "SELECT count(*) FROM outbox", {});
   db_.ensureOpen();  // prepares now: a broken statement fails at start
@@ -270,9 +270,9 @@ std::vector<ImageRecord> PostgresSourceStore::list(Plant plant, std::int64_t aft
   return listPostgresImages(db_, plants_[plantIndex(plant)].list, after_id, limit);
 }
 
-std::vector<OutboxEntry> PostgresSourceStore::pendingEvents(std::size_t max) {
+std::vector<OutboxEntry> PostgresSourceStore::pendingEventsAfter(std::int64_t after_seq, std::size_t max) {
   db_.ensureOpen();
-  PgResult r = db_.execPrepared(kReadOutbox, PgParams().add(static_cast<std::int64_t>(max)));
+  PgResult r = db_.execPrepared(kReadOutbox, PgParams().add(static_cast<std::int64_t>(max)).add(after_seq));
   std::vector<OutboxEntry> result;
   result.reserve(static_cast<std::size_t>(r.rows()));
   for (int row = 0; row < r.rows(); ++row) {

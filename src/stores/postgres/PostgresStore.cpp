@@ -25,13 +25,20 @@ std::string createTableSql(Plant plant) {
          " source_ts_ms bigint NOT NULL, applied_ms bigint NOT NULL);\n";
 }
 
-// SET clause of a partial update: the fields of `mask` from `src`, the others kept.
+// SET clause of a partial update: the fields of `mask` from `src`, the others kept. An image
+// equal to the row's is kept as the row's: PostgreSQL then keeps its TOAST pointer instead of
+// writing the bytes (and their WAL) again, which a whole-row update (Debezium's `after`)
+// would otherwise do for every metadata change; the comparison reads the stored image only
+// when the lengths match.
 std::string partialSet(const std::string& mask, const std::string& src) {
   std::string set;
   for (const FieldColumn& c : kFieldColumns) {
     if (!set.empty()) set += ", ";
-    set += std::string(c.column) + " = CASE WHEN " + mask + " & " + std::to_string(c.field) + " <> 0 THEN " + src +
-           "." + c.column + " ELSE t." + c.column + " END";
+    const std::string column = c.column;
+    std::string changed = mask + " & " + std::to_string(c.field) + " <> 0";
+    if (c.field == kData) changed += " AND " + src + ".data IS DISTINCT FROM t.data";
+    set += column + " = CASE WHEN " + changed + " THEN " + src + "." + column + " ELSE t." +
+           column + " END";
   }
   return set;
 }
@@ -95,8 +102,17 @@ std::vector<PgMigration> copyMigrations() {
       " percentage double precision, source_ts_ms bigint NOT NULL, parked_ms bigint NOT NULL,"
       " PRIMARY KEY (plant, id, version));\n";
   for (Plant plant : kAllPlants) v2 += releaseFunctionSql(plant);
+  // Images are JPEG/PNG, compressed already: pglz tried each one larger than ~2 KB and gave
+  // up after its first KiB, 9 % of the server's CPU for bench/peer's stream (perf), for no
+  // byte saved. EXTERNAL moves them out of line uncompressed. Catalog only: rows written
+  // before keep their form, and reads of either form are the same.
+  std::string v3;
+  for (Plant plant : kAllPlants)
+    v3 += "ALTER TABLE " + imageTable(plant) + " ALTER COLUMN data SET STORAGE EXTERNAL;\n";
+  v3 += "ALTER TABLE parked_updates ALTER COLUMN data SET STORAGE EXTERNAL;\n";
   return {{1, "image tables per plant, kafka_offsets", v1},
-          {2, "parked_updates: partial updates that arrived before their predecessor", v2}};
+          {2, "parked_updates: partial updates that arrived before their predecessor", v2},
+          {3, "images stored without a compression attempt", v3}};
 }
 
 using namespace pgtype;

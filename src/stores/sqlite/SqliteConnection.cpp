@@ -22,22 +22,6 @@ int retryQuickly(void*, int attempts) {
   return 1;
 }
 
-// The writer mutex of a file, shared while any connection of this process has it open.
-std::shared_ptr<std::mutex> writerMutexOf(const std::string& path) {
-  static std::mutex registry_mutex;
-  static std::map<std::string, std::weak_ptr<std::mutex>> registry;
-  std::error_code error;
-  std::string key = std::filesystem::weakly_canonical(path, error).string();
-  if (error) key = path;
-  std::lock_guard<std::mutex> lock(registry_mutex);
-  std::shared_ptr<std::mutex> writer = registry[key].lock();
-  if (!writer) {
-    writer = std::make_shared<std::mutex>();
-    registry[key] = writer;
-  }
-  return writer;
-}
-
 [[noreturn]] void fail(sqlite3* db, std::string_view what) {
   throw StoreError(std::string(what) + ": " + sqlite3_errmsg(db));
 }
@@ -123,6 +107,99 @@ std::string SqliteStatement::columnBlob(int i) const {
               : std::string();
 }
 
+// What the connections of this process to one file share.
+struct SqliteConnection::SharedFile {
+  std::mutex writer;
+  SqliteGroupCommit group;
+};
+
+namespace {
+
+// A file's shared state, kept while any connection of this process has the file open.
+std::shared_ptr<SqliteConnection::SharedFile> sharedFileOf(const std::string& path) {
+  static std::mutex registry_mutex;
+  static std::map<std::string, std::weak_ptr<SqliteConnection::SharedFile>> registry;
+  std::error_code error;
+  std::string key = std::filesystem::weakly_canonical(path, error).string();
+  if (error) key = path;
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  std::shared_ptr<SqliteConnection::SharedFile> shared = registry[key].lock();
+  if (!shared) {
+    shared = std::make_shared<SqliteConnection::SharedFile>();
+    registry[key] = shared;
+  }
+  return shared;
+}
+
+}  // namespace
+
+void SqliteGroupCommit::commit(Request& request, const Writer& write) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  queue_.push_back(&request);
+  while (!request.done) {
+    if (leading_) {
+      finished_.wait(lock);
+      continue;
+    }
+    // No group is being written: this caller writes the queue, its own request in it.
+    std::vector<Request*> group;
+    group.swap(queue_);
+    leading_ = true;
+    lock.unlock();
+    std::uint64_t written = 0;
+    try {
+      write(group);
+      written = 1;
+    } catch (...) {
+      // Rolled back, so none of it is committed. The database may refuse one batch only (a
+      // constraint, a value too big): each is tried again at once in a transaction of its
+      // own, so that batch fails alone instead of holding back every partition it meets.
+      std::exception_ptr error = std::current_exception();
+      if (group.size() == 1) {
+        group[0]->error = error;
+      } else {
+        for (Request* r : group) {
+          try {
+            write({r});
+            ++written;
+          } catch (...) {
+            r->error = std::current_exception();
+          }
+        }
+      }
+    }
+    lock.lock();
+    leading_ = false;
+    transactions_ += written;
+    for (Request* r : group) {
+      if (!r->error) ++requests_;
+      r->done = true;
+    }
+    finished_.notify_all();
+  }
+  if (request.error) std::rethrow_exception(request.error);
+}
+
+std::uint64_t SqliteGroupCommit::transactions() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return transactions_;
+}
+
+std::uint64_t SqliteGroupCommit::requests() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return requests_;
+}
+
+bool SqliteGroupCommit::writing() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return leading_;
+}
+
+std::size_t SqliteGroupCommit::queued() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queue_.size();
+}
+
 SqliteConnection::SqliteConnection(const std::string& path) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
@@ -132,7 +209,7 @@ SqliteConnection::SqliteConnection(const std::string& path) {
   }
   sqlite3_busy_handler(db_, retryQuickly, nullptr);
   path_ = path;
-  writer_ = writerMutexOf(path);
+  shared_ = sharedFileOf(path);
   try {
     // Rows carry ~1 KiB images: 16 KiB pages hold a dozen instead of three, so a batch dirties
     // (and the WAL and checkpoints write) far fewer pages: ~2x the apply rate measured by
@@ -188,7 +265,7 @@ void SqliteConnection::exec(const std::string& sql) {
 }
 
 void SqliteConnection::migrate(const SqliteSchema& schema) {
-  std::lock_guard<std::mutex> lock(*writer_);
+  std::lock_guard<std::mutex> lock(writer());
   exec("BEGIN IMMEDIATE");
   try {
     auto pragma = [this](const char* name) {
@@ -222,7 +299,18 @@ void SqliteConnection::migrate(const SqliteSchema& schema) {
   }
 }
 
+std::mutex& SqliteConnection::writer() const { return shared_->writer; }
+
+SqliteGroupCommit& SqliteConnection::groupCommit() const { return shared_->group; }
+
 int SqliteConnection::changes() const { return sqlite3_changes(db_); }
+
+std::int64_t SqliteConnection::pagesRead() const {
+  int current = 0;
+  int highwater = 0;
+  sqlite3_db_status(db_, SQLITE_DBSTATUS_CACHE_MISS, &current, &highwater, 0);
+  return current;
+}
 
 std::int64_t SqliteConnection::lastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
 

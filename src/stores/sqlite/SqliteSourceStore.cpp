@@ -7,7 +7,7 @@
 namespace leafsync {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;  // 2: the (id, updated_at) index of each image table
 constexpr std::int32_t kApplicationId = 0x4C535301;  // "LSS\1": a leafsync source
 
 
@@ -74,7 +74,7 @@ SqliteSourceStore::SqliteSourceStore(const std::string& path)
       insert_outbox_(db_.handle(),
                      "INSERT INTO outbox (plant, image_id, value, created_ms) VALUES (?1, ?2, ?3, ?4)"),
       read_outbox_(db_.handle(),
-                   "SELECT seq, plant, image_id, value, created_ms FROM outbox ORDER BY seq LIMIT ?1"),
+                   "SELECT seq, plant, image_id, value, created_ms FROM outbox WHERE seq > ?2 ORDER BY seq LIMIT ?1"),
       delete_outbox_(db_.handle(), "DELETE FROM outbox WHERE seq <= ?1"),
       count_outbox_(db_.handle(), "SELECT COUNT(*) FROM outbox") {
   for (Plant plant : kAllPlants) {
@@ -95,6 +95,11 @@ void SqliteSourceStore::migrate() {
                                 " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, is_active INTEGER NOT NULL,"
                                 " is_deleted INTEGER NOT NULL, disease TEXT, percentage REAL,"
                                 " version INTEGER NOT NULL)");
+    // A watermark reader (the batch baseline, like any db_synchronizer_job) pages by id and
+    // filters on updated_at: from this index it reads both without the rows, whose images
+    // would otherwise be read from the file for every row just to be filtered out.
+    schema.statements.push_back("CREATE INDEX IF NOT EXISTS " + imageTable(plant) + "_id_updated_at ON " +
+                                imageTable(plant) + " (id, updated_at)");
   }
   schema.statements.push_back(
       "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -228,8 +233,8 @@ std::vector<ImageRecord> SqliteSourceStore::list(Plant plant, std::int64_t after
   return listImages(plants_[plantIndex(plant)]->list, after_id, limit);
 }
 
-std::vector<OutboxEntry> SqliteSourceStore::pendingEvents(std::size_t max) {
-  read_outbox_.bind(1, static_cast<std::int64_t>(max));
+std::vector<OutboxEntry> SqliteSourceStore::pendingEventsAfter(std::int64_t after_seq, std::size_t max) {
+  read_outbox_.bind(1, static_cast<std::int64_t>(max)).bind(2, after_seq);
   std::vector<OutboxEntry> result;
   while (read_outbox_.step()) {
     OutboxEntry e;

@@ -1,5 +1,8 @@
 #include "leafsync/SqliteStore.h"
 
+#include <algorithm>
+#include <map>
+
 #include "leafsync/SqliteImageRow.h"
 #include "leafsync/Timestamp.h"
 
@@ -70,9 +73,9 @@ SqliteStatement& bindUpdate(SqliteStatement& st, const ChangeEvent& e, std::int6
 
 }  // namespace
 
-struct SqliteStore::PlantStatements {
-  PlantStatements(sqlite3* db, Plant plant)
-      : upsert(db, "INSERT INTO " + imageTable(plant) +
+SqliteApplySql sqliteApplySql(Plant plant) {
+  SqliteApplySql sql;
+  sql.upsert = "INSERT INTO " + imageTable(plant) +
                        " (id, camera_id, data, latitude, longitude, created_at, updated_at,"
                        " is_active, is_deleted, disease, percentage, version, tombstone,"
                        " source_ts_ms, applied_ms)"
@@ -85,22 +88,30 @@ struct SqliteStore::PlantStatements {
                        " percentage = excluded.percentage, version = excluded.version,"
                        " tombstone = 0, source_ts_ms = excluded.source_ts_ms,"
                        " applied_ms = excluded.applied_ms"
-                       " WHERE excluded.version > " + imageTable(plant) + ".version"),
-        // ?16 = 1 for a partial update: it applies only to the row at exactly version - 1.
-        update(db, "UPDATE " + imageTable(plant) + " SET " +
+                       " WHERE excluded.version > " + imageTable(plant) + ".version";
+  // ?16 = 1 for a partial update: it applies only to the row at exactly version - 1.
+  sql.update = "UPDATE " + imageTable(plant) + " SET " +
                        partialSet(imageTable(plant), "?1",
                                   {"?2", "?3", "?4", "?5", "?6", "?7", "?8", "?9", "?10", "?11"}) +
                        ", version = ?12, source_ts_ms = ?13, applied_ms = ?14"
                        " WHERE id = ?15 AND version < ?12 AND tombstone = 0"
-                       " AND (?16 = 0 OR version = ?12 - 1)"),
-        remove(db, "INSERT INTO " + imageTable(plant) +
+                       " AND (?16 = 0 OR version = ?12 - 1)";
+  sql.remove = "INSERT INTO " + imageTable(plant) +
                        " (id, camera_id, data, latitude, longitude, created_at, updated_at,"
                        " is_active, is_deleted, version, tombstone, source_ts_ms, applied_ms)"
                        " VALUES (?1, 0, x'', 0, 0, '', '', 0, 1, ?2, 1, ?3, ?4)"
                        " ON CONFLICT(id) DO UPDATE SET data = x'', version = excluded.version,"
                        " tombstone = 1, source_ts_ms = excluded.source_ts_ms,"
                        " applied_ms = excluded.applied_ms"
-                       " WHERE excluded.version > " + imageTable(plant) + ".version"),
+                       " WHERE excluded.version > " + imageTable(plant) + ".version";
+  return sql;
+}
+
+struct SqliteStore::PlantStatements {
+  PlantStatements(sqlite3* db, Plant plant)
+      : upsert(db, sqliteApplySql(plant).upsert),
+        update(db, sqliteApplySql(plant).update),
+        remove(db, sqliteApplySql(plant).remove),
         version(db, "SELECT version, tombstone FROM " + imageTable(plant) + " WHERE id = ?1"),
         park(db, "INSERT INTO parked_updates (plant, id, version, fields, camera_id, data,"
                  " latitude, longitude, created_at, updated_at, is_active, is_deleted, disease,"
@@ -140,7 +151,39 @@ struct SqliteStore::PlantStatements {
   SqliteStatement list;
 };
 
-SqliteStore::SqliteStore(const std::string& path)
+// The store that writes a file's group transactions, opened by the first leader that needs it.
+struct SqliteStore::WriterSlot {
+  std::string path;
+  std::unique_ptr<SqliteStore> store;  // only ever touched by a group's leader, one at a time
+};
+
+namespace {
+
+// The writer slot of the file whose group commit is `group`: the group commit is per file and
+// lives while any connection to the file does, so it names the file.
+std::shared_ptr<SqliteStore::WriterSlot> writerSlotOf(const SqliteGroupCommit* group, const std::string& path) {
+  static std::mutex registry_mutex;
+  static std::map<const SqliteGroupCommit*, std::weak_ptr<SqliteStore::WriterSlot>> registry;
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  for (auto it = registry.begin(); it != registry.end();) {
+    it = it->second.expired() ? registry.erase(it) : std::next(it);
+  }
+  std::shared_ptr<SqliteStore::WriterSlot> slot = registry[group].lock();
+  if (!slot) {
+    slot = std::make_shared<SqliteStore::WriterSlot>();
+    slot->path = path;
+    registry[group] = slot;
+  }
+  return slot;
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(const std::string& path) : SqliteStore(path, AsWriter{}) {
+  writer_ = writerSlotOf(&db_.groupCommit(), path);
+}
+
+SqliteStore::SqliteStore(const std::string& path, AsWriter)
     : db_(path),
       plants_{},
       // The schema must exist before any statement is prepared against it.
@@ -177,29 +220,95 @@ void SqliteStore::migrate() {
   db_.migrate(schema);
 }
 
+namespace {
+
+// One caller's batch in a group transaction, and what it did.
+struct GroupedBatch : SqliteGroupCommit::Request {
+  GroupedBatch(const std::vector<ChangeEvent>& e, const std::vector<PartitionOffset>& o)
+      : events(e), offsets(o) {}
+  const std::vector<ChangeEvent>& events;
+  const std::vector<PartitionOffset>& offsets;
+  ApplyCounts counts;
+};
+
+}  // namespace
+
+// The partitions' appliers of a process each call this on a connection of their own; the
+// file's group commit writes the batches that are ready at once in one transaction, always on
+// the file's one writer connection. Were each leader to write on its own connection, as at low
+// rates (a batch per event, each partition leading its own), every transaction would follow
+// another connection's: SQLite then drops the connection's page cache and reads the pages it
+// writes again (~15 % of the appliers' CPU at 50 events/s in a perf profile, docs/benchmarks.md).
 ApplyCounts SqliteStore::applyBatch(const std::vector<ChangeEvent>& events,
                                     const std::vector<PartitionOffset>& offsets) {
-  ApplyCounts counts;
-  counts.outcomes.reserve(events.size());
-  std::int64_t applied_ms = nowMillis();
+  GroupedBatch batch(events, offsets);
+  db_.groupCommit().commit(batch, [this](const std::vector<SqliteGroupCommit::Request*>& group) {
+    if (!writer_) return applyGroup(group);
+    // A failure to open it fails this group; the next leader tries again.
+    if (!writer_->store) writer_->store = std::make_unique<SqliteStore>(writer_->path, AsWriter{});
+    writer_->store->applyGroup(group);
+  });
+  return std::move(batch.counts);
+}
+
+// One transaction: each batch's events in its order, then every batch's offsets. Either all
+// of it is durable or none (a failure rolls everything back; SqliteGroupCommit then writes
+// each batch again on its own).
+void SqliteStore::applyGroup(const std::vector<SqliteGroupCommit::Request*>& group) {
+  std::vector<GroupedBatch*> batches;
+  batches.reserve(group.size());
+  for (SqliteGroupCommit::Request* r : group) batches.push_back(static_cast<GroupedBatch*>(r));
+  const std::size_t n = batches.size();
+  const std::int64_t applied_ms = nowMillis();
   std::lock_guard<std::mutex> writer(db_.writer());
   begin_.run();
   try {
-    // Whether each plant has parked updates: looked up once per batch, only when a row
-    // changes, so a copy without parked updates pays one cheap count per batch at most.
+    // Whether each plant has parked updates: looked up once per transaction, only when a row
+    // changes, so a copy without parked updates pays one cheap count per plant at most.
     parked_state_.fill(ParkedState::Untouched);
-    for (const ChangeEvent& event : events) applyOne(event, applied_ms, counts);
+    // Every rule (version, parking, tombstones) is per row, so only each row's events need
+    // their order: the transaction writes its rows in key order (a stable sort keeps each
+    // row's events in batch order), so the batches of partitions whose keys interleave walk
+    // the B-tree once rather than back and forth. Its effect on throughput was within the
+    // noise of a shared machine (docs/benchmarks.md); the sort costs ~µs per batch.
+    order_.clear();
+    for (std::size_t b = 0; b < n; ++b) {
+      ApplyCounts& counts = batches[b]->counts;
+      counts = ApplyCounts{};
+      counts.outcomes.resize(batches[b]->events.size());
+      for (std::size_t i = 0; i < batches[b]->events.size(); ++i) {
+        const ChangeEvent& e = batches[b]->events[i];
+        order_.push_back({plantIndex(e.plant), e.image.id, static_cast<std::uint32_t>(b),
+                          static_cast<std::uint32_t>(i)});
+      }
+    }
+    std::stable_sort(order_.begin(), order_.end(), [](const EventRef& a, const EventRef& b) {
+      return a.plant != b.plant ? a.plant < b.plant : a.id < b.id;
+    });
+    for (const EventRef& ref : order_) {
+      GroupedBatch& batch = *batches[ref.batch];
+      batch.counts.outcomes[ref.index] = applyOne(batch.events[ref.index], applied_ms, batch.counts);
+    }
+    std::array<std::int64_t, 3> pending = {-1, -1, -1};
     for (Plant plant : kAllPlants) {
       const std::size_t p = plantIndex(plant);
       if (parked_state_[p] == ParkedState::Untouched) continue;
-      counts.parked_pending[p] = parked_state_[p] == ParkedState::None ? 0 : parkedCount(plant);
+      pending[p] = parked_state_[p] == ParkedState::None ? 0 : parkedCount(plant);
     }
-    for (const PartitionOffset& offset : offsets) {
-      store_offset_.bindText(1, offset.topic)
-          .bind(2, static_cast<std::int64_t>(offset.partition))
-          .bind(3, offset.next_offset)
-          .bind(4, applied_ms)
-          .run();
+    for (std::size_t b = 0; b < n; ++b) {
+      ApplyCounts& counts = batches[b]->counts;
+      // Each batch reports the plants it touched.
+      for (const ChangeEvent& event : batches[b]->events) {
+        counts.parked_pending[plantIndex(event.plant)] = pending[plantIndex(event.plant)];
+      }
+      for (const PartitionOffset& offset : batches[b]->offsets) {
+        store_offset_.bindText(1, offset.topic)
+            .bind(2, static_cast<std::int64_t>(offset.partition))
+            .bind(3, offset.next_offset)
+            .bind(4, applied_ms)
+            .run();
+      }
+      counts.group_batches = static_cast<std::int64_t>(n);
     }
     commit_.run();
   } catch (...) {
@@ -210,7 +319,6 @@ ApplyCounts SqliteStore::applyBatch(const std::vector<ChangeEvent>& events,
     }
     throw;
   }
-  return counts;
 }
 
 std::int64_t SqliteStore::parkedCount(Plant plant) {
@@ -255,7 +363,7 @@ void SqliteStore::releaseParked(Plant plant, std::int64_t id, std::int64_t appli
   counts.superseded += db_.changes() - released;
 }
 
-void SqliteStore::applyOne(const ChangeEvent& e, std::int64_t applied_ms, ApplyCounts& counts) {
+ApplyOutcome SqliteStore::applyOne(const ChangeEvent& e, std::int64_t applied_ms, ApplyCounts& counts) {
   PlantStatements& s = *plants_[plantIndex(e.plant)];
   ParkedState& state = parked_state_[plantIndex(e.plant)];
   if (state == ParkedState::Untouched) state = ParkedState::Unknown;
@@ -280,14 +388,12 @@ void SqliteStore::applyOne(const ChangeEvent& e, std::int64_t applied_ms, ApplyC
   statement->run();
   if (db_.changes() > 0) {
     ++counts.applied[static_cast<int>(e.op)];
-    counts.outcomes.push_back(ApplyOutcome::Applied);
     releaseParked(e.plant, r.id, applied_ms, counts);
-    return;
+    return ApplyOutcome::Applied;
   }
   if (e.op != Op::Update) {
     ++counts.stale;
-    counts.outcomes.push_back(ApplyOutcome::Stale);
-    return;
+    return ApplyOutcome::Stale;
   }
   // The rare path: find out why an update changed nothing, for the metrics.
   s.version.bind(1, r.id);
@@ -318,7 +424,7 @@ void SqliteStore::applyOne(const ChangeEvent& e, std::int64_t applied_ms, ApplyC
     case ApplyOutcome::Parked: ++counts.parked; break;
     case ApplyOutcome::Applied: break;
   }
-  counts.outcomes.push_back(outcome);
+  return outcome;
 }
 
 std::optional<std::int64_t> SqliteStore::nextOffset(const std::string& topic,
@@ -357,6 +463,11 @@ std::int64_t SqliteStore::versionOf(Plant plant, std::int64_t id) {
   std::int64_t version = s.step() ? s.columnInt(0) : 0;
   s.reset();
   return version;
+}
+
+std::int64_t SqliteStore::writerPagesRead() const {
+  if (writer_) return writer_->store ? writer_->store->writerPagesRead() : 0;
+  return db_.pagesRead();
 }
 
 void SqliteStore::ping() { db_.exec("SELECT 1"); }

@@ -14,6 +14,7 @@
 
 #include "leafsync/ConfigNode.h"
 #include "leafsync/ConfigSupport.h"
+#include "leafsync/Environment.h"
 #include "leafsync/Log.h"
 #include "leafsync/ReadLimits.h"
 
@@ -170,6 +171,20 @@ void readEnvironmentSettings(const std::vector<ConfigSetting<Config>>& table, co
     if (s.env.empty() || !s.from_env) continue;
     if (auto value = env(s.env)) s.from_env(c, *value);
   }
+}
+
+// A service's config as both loaders read it: `root`'s keys by `table` (a key the table does
+// not read is refused), the environment's overrides on top, then the librdkafka properties of
+// the kafka.properties file with the LEAFSYNC_* overrides replacing theirs.
+template <typename Config>
+Config readSettings(const std::vector<ConfigSetting<Config>>& table, const ConfigNode& root, const Environment& env) {
+  Config c;
+  readYamlSettings(table, root, c);
+  root.rejectUnknownKeys();
+  readEnvironmentSettings(table, env, c);
+  if (c.kafka_properties_file.empty()) throw ConfigError(root.file() + ": kafka.properties is required");
+  c.kafka = withKafkaProperties(loadKafkaProperties(c.kafka_properties_file), c.kafka);
+  return c;
 }
 
 // What --print-env says beside a variable: the key it overrides and the note.

@@ -5,12 +5,22 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <map>
 #include <string>
 
+#include "leafsync/ConfigError.h"
 #include "leafsync/ConfigNode.h"
-#include "leafsync/ConsumerConfig.h"
 
 namespace leafsync {
+
+// The librdkafka properties of a JSON file (`kafka.properties`): one object of strings,
+// numbers and booleans. Throws ConfigError.
+std::map<std::string, std::string> loadKafkaProperties(const std::string& json_path);
+// The file's properties with `overrides` (set from LEAFSYNC_* variables) replacing theirs.
+std::map<std::string, std::string> withKafkaProperties(std::map<std::string, std::string> file,
+                                                       const std::map<std::string, std::string>& overrides);
+// `path` as a file next to `file` when relative (a path inside a config file).
+std::string resolveNextTo(const std::string& file, const std::string& path);
 
 inline int parseIntSetting(const std::string& text, const std::string& what, int min, int max) {
   int value = 0;

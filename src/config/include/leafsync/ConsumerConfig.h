@@ -9,20 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "leafsync/ConfigError.h"
+#include "leafsync/Environment.h"
 #include "leafsync/Log.h"
 #include "leafsync/Plant.h"
 #include "leafsync/ReadLimits.h"
 
 namespace leafsync {
-
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// Reads a variable of the process environment; tests pass their own.
-using Environment = std::function<std::optional<std::string>(const std::string& name)>;
-Environment processEnvironment();
 
 enum class EventFormat { Native, Debezium };
 
@@ -42,7 +35,7 @@ struct ConsumerConfig {
   bool start_from_latest_when_empty = false;
   // At stop, a topic consumer that never got partitions waits this long for its first
   // assignment before closing (librdkafka < 2.3 aborts when such a consumer is destroyed; see
-  // TopicConsumer::run). It bounds the stop when no broker answers, which must stay inside the
+  // GroupConsumer::run). It bounds the stop when no broker answers, which must stay inside the
   // manifests' grace period minus preStop (scripts/check_manifests.py checks it).
   int first_assignment_wait_ms = 3000;
   std::vector<TopicConfig> topics;
@@ -71,11 +64,6 @@ struct ConsumerConfig {
   std::size_t batch_max_bytes = 0;
 };
 
-// One environment variable that overrides a setting, as --print-env lists it.
-struct EnvOverride {
-  std::string name;
-  std::string setting;
-};
 const std::vector<EnvOverride>& consumerEnvOverrides();
 // {"keys": [...], "env": [...]}: every key of consumer.yaml and every LEAFSYNC_* variable
 // the loader reads, with type, bounds and default (the loader's own table; --describe).
@@ -83,12 +71,5 @@ nlohmann::json describeConsumerSettings();
 
 // Throws ConfigError naming the file and the setting that is wrong.
 ConsumerConfig loadConsumerConfig(const std::string& yaml_path, const Environment& env);
-
-std::map<std::string, std::string> loadKafkaProperties(const std::string& json_path);
-// The file's properties with `overrides` (set from LEAFSYNC_* variables) replacing theirs.
-std::map<std::string, std::string> withKafkaProperties(std::map<std::string, std::string> file,
-                                                       const std::map<std::string, std::string>& overrides);
-// `path` as a file next to `file` when relative (a path inside a config file).
-std::string resolveNextTo(const std::string& file, const std::string& path);
 
 }  // namespace leafsync

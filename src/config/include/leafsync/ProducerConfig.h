@@ -5,7 +5,12 @@
 #include <string>
 #include <vector>
 
-#include "leafsync/ConsumerConfig.h"
+#include <nlohmann/json_fwd.hpp>
+
+#include "leafsync/ConfigError.h"
+#include "leafsync/Environment.h"
+#include "leafsync/Log.h"
+#include "leafsync/ReadLimits.h"
 
 namespace leafsync {
 

@@ -1,8 +1,8 @@
 #pragma once
 
 // glibc malloc settings that keep freed memory from staying in a service's RSS. Both
-// services call mapLargeBlocks() before any thread starts; the consumer under a memory budget
-// also limitMallocArenas() and, every half second, releaseFreeMemory().
+// services call mapLargeBlocks() before any thread starts, except the consumer under a memory
+// budget, which instead limitMallocArenas() and, every half second, releaseFreeMemory().
 
 namespace leafsync {
 

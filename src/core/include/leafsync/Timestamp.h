@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,11 @@ std::string isoTimestamp(std::int64_t micros_since_epoch);
 // by the Gregorian rule), hour 00-23, minute and second 00-59 (no leap second: the stores and the
 // API do not represent one), offset hour 00-23 and minute 00-59 (RFC 3339's numoffset).
 bool isIsoTimestamp(std::string_view text);
+
+// Microseconds since the epoch of an ISO-8601 timestamp as the source writes them
+// ("2023-10-08T15:39:49.123123", UTC; an explicit Z or ±HH:MM is honoured). Nothing when the
+// text is not such a timestamp.
+std::optional<std::int64_t> parseIsoMicros(std::string_view text);
 
 // 9999-12-31T23:59:59.999Z: the last millisecond our ISO format can write.
 inline constexpr std::int64_t kMaxEpochMillis = 253402300799999;

@@ -4,7 +4,7 @@
 // looks at it, answers its own errors in text/plain, drops pipelined requests after the first
 // and never answers `Expect: 100-continue`. The gate reads the request head itself, refuses
 // what it must from the head alone (JSON errors, then the connection is closed), and hands
-// Pistache's parser one complete request at a time. Include only from HttpSupport.cpp.
+// Pistache's parser one complete request at a time. HttpServer puts it in front of the router.
 
 #include <pistache/http.h>
 #include <pistache/router.h>

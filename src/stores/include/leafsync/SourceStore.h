@@ -65,8 +65,10 @@ class SourceStore : public ImageReader {
   // Queues the end-of-snapshot marker of a plant (published to every partition).
   virtual void enqueueSnapshotEnd(Plant plant, std::int64_t rows) = 0;
 
-  // The oldest unpublished events, in commit order. A marker has image_id 0.
-  virtual std::vector<OutboxEntry> pendingEvents(std::size_t max) = 0;
+  // The oldest unpublished events with seq > after_seq, in commit order. A marker has
+  // image_id 0. after_seq lets a relay read past what it has sent and not yet deleted.
+  virtual std::vector<OutboxEntry> pendingEventsAfter(std::int64_t after_seq, std::size_t max) = 0;
+  std::vector<OutboxEntry> pendingEvents(std::size_t max) { return pendingEventsAfter(0, max); }
   // Removes published events (every seq ≤ up_to).
   virtual void markPublished(std::int64_t up_to_seq) = 0;
   virtual std::int64_t pendingCount() = 0;

@@ -36,6 +36,9 @@ struct ApplyCounts {
   // Per plant (plantIndex): updates held in the copy once this batch committed; -1 for a plant
   // the batch did not touch.
   std::array<std::int64_t, 3> parked_pending = {-1, -1, -1};
+  // Batches committed in the same transaction as this one, this one included: more than 1
+  // where a store group-commits the batches of several callers (SQLite).
+  std::int64_t group_batches = 1;
 
   std::int64_t appliedTotal() const { return applied[0] + applied[1] + applied[2] + applied[3]; }
 };
@@ -68,7 +71,10 @@ class Store : public ImageReader {
  public:
 
   // Applies the events in order under the version rule and stores the offsets, all in one
-  // transaction: either everything is durable or nothing is. Throws StoreError.
+  // transaction: either everything is durable or nothing is. Throws StoreError. A store may
+  // commit the batches that several threads (one instance each) pass at the same time in one
+  // shared transaction (group commit): each row's events still apply in batch order, and each
+  // batch is committed exactly once or, when this throws, not at all.
   virtual ApplyCounts applyBatch(const std::vector<ChangeEvent>& events,
                                  const std::vector<PartitionOffset>& offsets) = 0;
 

@@ -172,6 +172,16 @@ class PostgresConnection {
   bool isOpen() const;
   int backendPid() const;
   const std::string& url() const { return url_; }
+
+  // What this connection moved over its TCP socket, as the kernel counts it (tcp_info's
+  // tcpi_bytes_received / tcpi_bytes_acked): every protocol message with its framing, the
+  // start-up and authentication included — what crosses the network, beside the row bytes a
+  // caller counts. Summed over reconnects. Nothing over a Unix-domain socket (no network, no
+  // such counter) or before the first connection.
+  struct SocketBytes {
+    std::int64_t sent = 0, received = 0;
+  };
+  std::optional<SocketBytes> socketBytes() const;
   pg_conn* handle() const { return conn_; }
 
  private:
@@ -191,6 +201,7 @@ class PostgresConnection {
   pg_conn* conn_ = nullptr;
   std::vector<Prepared> prepared_;
   std::size_t prepared_count_ = 0;  // how many of prepared_ exist on this connection
+  std::optional<SocketBytes> closed_bytes_;  // of the connections this one replaced
 };
 
 // A schema migration: statements run once, in order of version, in one transaction.

@@ -26,20 +26,27 @@ class PostgresSourceStore : public SourceStore {
   explicit PostgresSourceStore(const std::string& url);
   ~PostgresSourceStore() override;
 
+  // Writes: the row locked (SELECT … FOR UPDATE), its outbox row inserted under the advisory
+  // lock, both in one transaction.
   ImageRecord create(Plant plant, const NewImage& image) override;
   std::optional<ImageRecord> update(Plant plant, const ImageChange& change) override;
   std::optional<std::int64_t> remove(Plant plant, std::int64_t id) override;
+  std::vector<std::int64_t> enqueueSnapshot(Plant plant, std::int64_t after_id, int limit) override;
+  void enqueueSnapshotEnd(Plant plant, std::int64_t rows) override;
+
+  // The relay's side of the outbox: seq order is commit order (the advisory lock).
+  std::vector<OutboxEntry> pendingEventsAfter(std::int64_t after_seq, std::size_t max) override;
+  void markPublished(std::int64_t up_to_seq) override;
+  std::int64_t pendingCount() override;
+
+  // Reads (the image-api's GETs), on the same connection: a replica reads its own writes.
   std::optional<ImageRecord> find(Plant plant, std::int64_t id) override;
   std::int64_t count(Plant plant) override;
   std::vector<ImageRecord> list(Plant plant, std::int64_t after_id, int limit) override;
-  std::vector<std::int64_t> enqueueSnapshot(Plant plant, std::int64_t after_id, int limit) override;
-  void enqueueSnapshotEnd(Plant plant, std::int64_t rows) override;
-  std::vector<OutboxEntry> pendingEvents(std::size_t max) override;
-  void markPublished(std::int64_t up_to_seq) override;
-  std::int64_t pendingCount() override;
   void ping() override;
 
   int backendPid() const { return db_.backendPid(); }
+  std::optional<PostgresConnection::SocketBytes> socketBytes() const { return db_.socketBytes(); }
 
  private:
   struct Statements {

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -60,6 +63,43 @@ struct SqliteSchema {
 // creates or changes a file. Throws StoreError when there is no such file or it is not SQLite.
 bool sqliteFileHolds(const std::string& path, std::int32_t application_id, const std::string& marker_table);
 
+// Group commit for one file: SQLite has one writer, so the connections of this process that
+// want to write at once let one of them write for all. A caller queues its request; the caller
+// that finds no group transaction running becomes the leader and writes every request queued
+// at that moment (its own included) in one transaction on its own connection, while the others
+// wait for the outcome. What arrives during a transaction is the next one's group, so groups
+// grow with the load by themselves and a lone request goes out at once. A group transaction
+// that fails is rolled back whole and its requests are written again at once, one transaction
+// each: a request the database refuses fails alone (its caller retries it), the others commit.
+// Nothing is committed twice: each request is in exactly one transaction that committed.
+class SqliteGroupCommit {
+ public:
+  struct Request {
+    bool done = false;
+    std::exception_ptr error;  // why the transaction that carried it failed
+  };
+  // How the leader writes a group in one transaction (all or nothing); throws on failure.
+  using Writer = std::function<void(const std::vector<Request*>& group)>;
+
+  // Returns once `request` is committed (by this caller or another); rethrows why its own
+  // transaction failed.
+  void commit(Request& request, const Writer& write);
+  // Transactions written and requests they carried since the file was opened in this process.
+  std::uint64_t transactions() const;
+  std::uint64_t requests() const;
+  // Whether a group is being written, and the requests waiting for the next transaction.
+  bool writing() const;
+  std::size_t queued() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable finished_;
+  std::vector<Request*> queue_;
+  bool leading_ = false;  // a leader is writing a group
+  std::uint64_t transactions_ = 0;
+  std::uint64_t requests_ = 0;
+};
+
 // One SQLite connection in WAL mode.
 //
 // SQLite lets one connection write a file at a time. writer() is a mutex shared by every
@@ -81,14 +121,20 @@ class SqliteConnection {
   // that holds another schema.
   void migrate(const SqliteSchema& schema);
   int changes() const;
+  // Pages this connection read into its page cache so far (SQLITE_DBSTATUS_CACHE_MISS).
+  std::int64_t pagesRead() const;
   std::int64_t lastInsertRowid() const;
   sqlite3* handle() const { return db_; }
-  std::mutex& writer() const { return *writer_; }
+  std::mutex& writer() const;
+  // Shared like writer(): every connection of this process to the file queues in it.
+  SqliteGroupCommit& groupCommit() const;
+
+  struct SharedFile;  // what the connections to one file share (defined with the registry)
 
  private:
   sqlite3* db_ = nullptr;
   std::string path_;
-  std::shared_ptr<std::mutex> writer_;
+  std::shared_ptr<SharedFile> shared_;
 };
 
 }  // namespace leafsync

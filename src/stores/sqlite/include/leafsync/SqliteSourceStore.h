@@ -18,18 +18,24 @@ class SqliteSourceStore : public SourceStore {
   // Whether the existing file at `path` is a producer source; reads only (StoreFactory).
   static bool holdsSource(const std::string& path);
 
-  ImageRecord create(Plant plant, const NewImage& image) override;
-  std::optional<ImageRecord> update(Plant plant, const ImageChange& change) override;
-  std::optional<std::int64_t> remove(Plant plant, std::int64_t id) override;
+  // Reads, which never wait for a writer (WAL).
   std::optional<ImageRecord> find(Plant plant, std::int64_t id) override;
   std::int64_t count(Plant plant) override;
   std::vector<ImageRecord> list(Plant plant, std::int64_t after_id, int limit) override;
+  void ping() override;
+
+  // Writes, each one BEGIN IMMEDIATE transaction with its outbox row; the process's writers of
+  // the file take turns (SqliteConnection::writer), so seq order is commit order.
+  ImageRecord create(Plant plant, const NewImage& image) override;
+  std::optional<ImageRecord> update(Plant plant, const ImageChange& change) override;
+  std::optional<std::int64_t> remove(Plant plant, std::int64_t id) override;
   std::vector<std::int64_t> enqueueSnapshot(Plant plant, std::int64_t after_id, int limit) override;
   void enqueueSnapshotEnd(Plant plant, std::int64_t rows) override;
-  std::vector<OutboxEntry> pendingEvents(std::size_t max) override;
+
+  // The relay's side of the outbox.
+  std::vector<OutboxEntry> pendingEventsAfter(std::int64_t after_seq, std::size_t max) override;
   void markPublished(std::int64_t up_to_seq) override;
   std::int64_t pendingCount() override;
-  void ping() override;
 
  private:
   struct PlantStatements;

@@ -8,7 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include "leafsync/HttpSupport.h"
+#include "leafsync/DocsUi.h"
+#include "leafsync/HttpResponses.h"
+#include "leafsync/OpenApi.h"
 
 // Each file is followed by its end symbol; the sizes come from the two addresses.
 #define LEAFSYNC_EMBED(symbol, path)                                   \
@@ -92,6 +94,14 @@ void registerDocsRoutes(RouteTable& routes) {
   serve(routes, "/redoc", kRedocPage, "text/html; charset=utf-8", false);
   serve(routes, "/redoc/redoc.standalone.js", embedded(leafsync_redoc_js, leafsync_redoc_js_end),
         "application/javascript; charset=utf-8", true);
+}
+
+void registerOpenApiRoute(RouteTable& routes, const std::string& service) {
+  std::string document = openApiDocumentFor(service);
+  routes.get("/openapi.json", guarded([document](const Rest::Request& req, Http::ResponseWriter& res) {
+    sendJson(req, res, Http::Code::Ok, document);
+  }));
+  registerDocsRoutes(routes);
 }
 
 }  // namespace leafsync

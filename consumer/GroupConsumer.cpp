@@ -1,11 +1,16 @@
-#include "TopicConsumer.h"
+#include "GroupConsumer.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
-#include "leafsync/MallocTuning.h"
+#include "KafkaPartitionSource.h"
+#include "MemoryPlan.h"
 #include "leafsync/Log.h"
+#include "leafsync/MallocTuning.h"
 #include "leafsync/Timestamp.h"
 
 namespace leafsync {
@@ -18,58 +23,95 @@ struct TopicPartitionList {
   ~TopicPartitionList() { RdKafka::TopicPartition::destroy(items); }
 };
 
+std::int64_t steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ",") + name;
+  return text;
+}
+
 }  // namespace
 
-TopicConsumer::TopicConsumer(const ConsumerConfig& config, const TopicConfig& topic,
-                             ConnectionPool<Store>& copy, DeadLetterSink& dead_letters,
-                             ConsumerMetrics& metrics, SyncStatus& status, FatalHandler fatal)
+void GroupConsumer::QueueHandle::operator()(rd_kafka_queue_s* queue) const { rd_kafka_queue_destroy(queue); }
+
+GroupConsumer::GroupConsumer(const ConsumerConfig& config, ConnectionPool<Store>& copy,
+                             KafkaDeadLetterProducer& dead_letters, ConsumerMetrics& metrics, SyncStatus& status,
+                             FatalHandler fatal)
     : config_(config),
-      topic_(topic),
       copy_(copy),
       dead_letters_(dead_letters),
       metrics_(metrics),
       status_(status),
       fatal_(std::move(fatal)),
-      applier_context_{config_, topic_, copy_, dead_letters_, metrics_, status_,
-                       [this](const PartitionOffset& offset, std::int64_t newest_ts) {
-                         committed(offset, newest_ts);
-                       },
-                       [this](std::int32_t partition, Store& store) { return resolveStart(partition, store); },
-                       [this](std::int32_t partition, std::int64_t offset) { seek(partition, offset); },
-                       [this](std::int32_t partition) { return cachedHighWatermark(partition); },
-                       [this](const std::string& reason) { fail(reason); }},
-      logger_("consumer-" + topic.name, [this](const std::string& reason) { fail(reason); }) {
+      logger_("consumer", [this](const std::string& reason) { fail(reason); }) {
+  for (const TopicConfig& topic : config_.topics) {
+    const std::string& name = topic.name;
+    topics_.push_back(name);
+    contexts_.emplace(name, std::make_unique<PartitionApplierContext>(PartitionApplierContext{
+                                config_, topic, copy_, dead_letters_, metrics_, status_,
+                                [this](const PartitionOffset& offset, std::int64_t newest_ts) {
+                                  committed(offset, newest_ts);
+                                },
+                                [this, name](std::int32_t partition, Store& store) {
+                                  return resolveStart(name, partition, store);
+                                },
+                                [this, name](std::int32_t partition, std::int64_t offset) {
+                                  seek(name, partition, offset);
+                                },
+                                [this, name](std::int32_t partition) { return cachedHighWatermark(name, partition); },
+                                [this](const std::string& reason) { fail(reason); }}));
+  }
   auto props = config.kafka;
   // The copy holds the offsets; Kafka's committed offsets are only a mirror for tools.
   props["enable.auto.commit"] = "false";
   props["enable.auto.offset.store"] = "false";
   props.emplace("partition.assignment.strategy", "cooperative-sticky");
-  props["client.id"] = (props.count("client.id") ? props["client.id"] : "leafsync") + "-" + topic.name;
-  if (auto it = props.find("group.instance.id"); it != props.end()) {
-    it->second += "-" + topic.name;  // one static member per topic consumer
-  }
+  props.emplace("client.id", "leafsync");
   auto conf = makeKafkaConf(props);
   std::string error;
   conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), error);
-  conf->set("event_cb", static_cast<RdKafka::EventCb*>(&logger_), error);
+  conf->set("event_cb", static_cast<RdKafka::EventCb*>(this), error);
   consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
-  if (!consumer_) throw ConfigError("cannot create consumer for '" + topic.name + "': " + error);
+  if (!consumer_) throw ConfigError("cannot create the Kafka consumer: " + error);
+  consumer_queue_.reset(rd_kafka_queue_get_consumer(consumer_->c_ptr()));
+  status_.watchFetcher(
+      [this](const std::string& topic, std::int32_t partition) { return cachedHighWatermark(topic, partition); });
 }
 
-TopicConsumer::~TopicConsumer() {
+GroupConsumer::~GroupConsumer() {
   requestStop();
   join();
+  status_.watchFetcher(nullptr);
 }
 
-void TopicConsumer::start() { thread_ = std::thread([this] { run(); }); }
+void GroupConsumer::start() {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ls:consumer");  // beside librdkafka's rdk:* in /proc and perf
+    run();
+  });
+}
 
-void TopicConsumer::join() {
+void GroupConsumer::requestStop() {
+  stop_ = true;
+  wakePoll();
+}
+
+void GroupConsumer::wakePoll() {
+  // Sticks until the next wait if none is in progress: a wake is never lost.
+  if (consumer_queue_) rd_kafka_queue_yield(consumer_queue_.get());
+}
+
+void GroupConsumer::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void TopicConsumer::run() {
+void GroupConsumer::run() {
   poll();
-  if (!stop_) fail("the consumer thread of topic '" + topic_.name + "' ended");
+  if (!stop_) fail("the consumer thread ended");
+  status_.watchFetcher(nullptr);  // before the handle can go (below)
   stopAppliers(assignedPartitions());
   mirrorOffsets();
   if (!ever_assigned_) {
@@ -85,43 +127,71 @@ void TopicConsumer::run() {
   // close() revokes our partitions through rebalance_cb and leaves the group at once.
   consumer_->close();
   if (!ever_assigned_) {
-    logEvent(LogLevel::Warn, "consumer_never_assigned", {{"topic", topic_.name}});
+    logEvent(LogLevel::Warn, "consumer_never_assigned", {{"topics", joined(topics_)}});
     // Destroying it would abort the process (see above); the process is exiting anyway.
+    (void)consumer_queue_.release();
     (void)consumer_.release();
   }
-  logEvent(LogLevel::Info, "consumer_stopped", {{"topic", topic_.name}});
+  logEvent(LogLevel::Info, "consumer_stopped", {{"topics", joined(topics_)}});
 }
 
-void TopicConsumer::fail(const std::string& reason) {
+void GroupConsumer::fail(const std::string& reason) {
   stop_ = true;
+  wakePoll();
   fatal_(reason);
 }
 
-void TopicConsumer::poll() {
-  RdKafka::ErrorCode err = consumer_->subscribe({topic_.name});
+void GroupConsumer::unsettle() {
+  unsettled_at_ms_ = steadyMs();
+  // Out of a quiet wait at once: after an assignment the partitions' high watermarks must come
+  // from the broker before their first commits, or a commit taking librdkafka's cached figure
+  // from before a broker crash makes a copy thousands behind look caught up (FailLoudlyTest:
+  // seen when the assignment came during a quiet wait of 5 s).
+  if (quiet_.exchange(false)) wakePoll();
+}
+
+Clock::time_point GroupConsumer::refreshDue(bool settled) {
+  bool recent = steadyMs() - unsettled_at_ms_.load() < kSettle.count();
+  bool quiet = settled && !recent;
+  // Set before the wait: a commit from now on wakes it (committed()).
+  quiet_ = quiet;
+  return Clock::now() + (quiet ? kQuietRefresh : kBusyRefresh);
+}
+
+void GroupConsumer::poll() {
+  RdKafka::ErrorCode err = consumer_->subscribe(topics_);
   if (err != RdKafka::ERR_NO_ERROR) {
-    return fail("cannot subscribe to topic '" + topic_.name + "': " + RdKafka::err2str(err));
+    return fail("cannot subscribe to topics '" + joined(topics_) + "': " + RdKafka::err2str(err));
   }
-  logEvent(LogLevel::Info, "consumer_started", {{"topic", topic_.name}});
+  logEvent(LogLevel::Info, "consumer_started", {{"topics", joined(topics_)}});
+  unsettle();
   Clock::time_point next_refresh{};
   while (!stop_) {
     if (Clock::now() >= next_refresh) {
       mirrorOffsets();
-      refreshPositions();
+      bool settled = refreshPositions();
+      dead_letters_.serve();
       // Under a budget, what the appliers' batches freed goes back to the system rather
       // than staying in malloc's free lists as RSS.
       if (config_.memory_budget_mb > 0) releaseFreeMemory();
-      next_refresh = Clock::now() + std::chrono::milliseconds(500);
+      next_refresh = refreshDue(settled);
     }
-    // Messages go to the partitions' own queues; this queue serves rebalances and errors.
-    std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
+    // Messages go to the partitions' own queues; this queue serves rebalances and errors,
+    // so the wait lasts until the next refresh (a stop, or an assignment or error after a
+    // quiet refresh, ends it early: wakePoll()).
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_refresh - Clock::now());
+    std::unique_ptr<RdKafka::Message> message(
+        consumer_->consume(static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, kQuietRefresh.count()))));
+    if (quiet_.load() == false && next_refresh - Clock::now() > kBusyRefresh) {
+      next_refresh = Clock::now();  // unsettled out of a quiet wait: refresh now
+    }
     switch (message->err()) {
       case RdKafka::ERR_NO_ERROR:
         // Every assigned partition's queue is taken before its assignment, so this is a
         // message of a partition no applier owns: not applied, not committed, read again by
         // its owner from the copy's offset.
         logEvent(LogLevel::Error, "message_without_applier",
-                 {{"topic", topic_.name}, {"partition", message->partition()},
+                 {{"topic", message->topic_name()}, {"partition", message->partition()},
                   {"offset", message->offset()}});
         break;
       case RdKafka::ERR__TIMED_OUT:
@@ -130,37 +200,45 @@ void TopicConsumer::poll() {
       case RdKafka::ERR__FATAL: {
         std::string why;
         RdKafka::ErrorCode cause = consumer_->fatal_error(why);
-        return fail("Kafka fatal error on topic '" + topic_.name + "': " + RdKafka::err2str(cause) + ": " + why);
+        return fail("Kafka fatal error: " + RdKafka::err2str(cause) + ": " + why);
       }
       // Credentials or ACLs refused: retrying does not change the answer.
       case RdKafka::ERR__AUTHENTICATION:
       case RdKafka::ERR_SASL_AUTHENTICATION_FAILED:
       case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
       case RdKafka::ERR_GROUP_AUTHORIZATION_FAILED:
-        return fail("Kafka refused topic '" + topic_.name + "': " + message->errstr());
+        return fail("Kafka refused topics '" + joined(topics_) + "': " + message->errstr());
       default:
+        unsettle();
         logEvent(LogLevel::Warn, "consume_error",
-                 {{"topic", topic_.name}, {"error", message->errstr()}});
+                 {{"topic", message->topic_name()}, {"error", message->errstr()}});
         break;
     }
   }
 }
 
-std::vector<std::int32_t> TopicConsumer::assignedPartitions() const {
-  std::vector<std::int32_t> partitions;
-  for (const auto& [partition, applier] : appliers_) partitions.push_back(partition);
+void GroupConsumer::event_cb(RdKafka::Event& event) {
+  // An error (a broker down, a request timed out) may leave the fetcher's cached watermarks
+  // stale while the group sorts itself out: refresh often until things have been calm.
+  if (event.type() == RdKafka::Event::EVENT_ERROR) unsettle();
+  logger_.event_cb(event);
+}
+
+std::vector<GroupConsumer::Key> GroupConsumer::assignedPartitions() const {
+  std::vector<Key> partitions;
+  for (const auto& [key, applier] : appliers_) partitions.push_back(key);
   return partitions;
 }
 
-void TopicConsumer::stopAppliers(const std::vector<std::int32_t>& partitions) {
+void GroupConsumer::stopAppliers(const std::vector<Key>& partitions) {
   // All at once: each applies its batch in hand in parallel with the others.
-  for (std::int32_t p : partitions) {
-    if (auto it = appliers_.find(p); it != appliers_.end()) it->second->requestStop();
+  for (const Key& key : partitions) {
+    if (auto it = appliers_.find(key); it != appliers_.end()) it->second->requestStop();
   }
-  for (std::int32_t p : partitions) appliers_.erase(p);  // joins
+  for (const Key& key : partitions) appliers_.erase(key);  // joins
 }
 
-void TopicConsumer::committed(const PartitionOffset& offset, std::int64_t newest_event_ts_ms) {
+void GroupConsumer::committed(const PartitionOffset& offset, std::int64_t newest_event_ts_ms) {
   // On an applier's thread: librdkafka's handle is thread-safe for these calls.
   std::int64_t low = 0;
   std::int64_t high = -1;
@@ -172,62 +250,73 @@ void TopicConsumer::committed(const PartitionOffset& offset, std::int64_t newest
   // Mirrored to Kafka by the consumer thread with its next refresh: one OffsetCommit for all
   // partitions twice a second, not one per batch (with natural batching a batch can be one
   // event, and thousands of commits a second starved the group coordinator of heartbeats).
-  std::lock_guard<std::mutex> lock(mirror_mutex_);
-  to_mirror_[offset.partition] = offset.next_offset;
+  {
+    std::lock_guard<std::mutex> lock(mirror_mutex_);
+    to_mirror_[{offset.topic, offset.partition}] = offset.next_offset;
+  }
+  // A commit does not end a quiet wait: lag and readiness take the fetcher's figure meanwhile
+  // (SyncStatus::watchFetcher), and at LIMS's rate of a write a second a refresh per commit was
+  // a ListOffsets and an OffsetCommit per event on the wire. The next refresh finds the lag and
+  // goes back to twice a second if anything is behind.
 }
 
-void TopicConsumer::mirrorOffsets() {
-  std::map<std::int32_t, std::int64_t> offsets;
+void GroupConsumer::mirrorOffsets() {
+  std::map<Key, std::int64_t> offsets;
   {
     std::lock_guard<std::mutex> lock(mirror_mutex_);
     offsets.swap(to_mirror_);
   }
   if (offsets.empty()) return;
   TopicPartitionList list;
-  for (const auto& [partition, next] : offsets) {
-    list.items.push_back(RdKafka::TopicPartition::create(topic_.name, partition, next));
+  for (const auto& [key, next] : offsets) {
+    list.items.push_back(RdKafka::TopicPartition::create(key.first, key.second, next));
   }
   consumer_->commitAsync(list.items);
 }
 
-std::int64_t TopicConsumer::cachedHighWatermark(std::int32_t partition) {
-  // On an applier's thread: get_watermark_offsets only reads librdkafka's cache.
+std::int64_t GroupConsumer::cachedHighWatermark(const std::string& topic, std::int32_t partition) {
+  // On an applier's or an HTTP thread: get_watermark_offsets only reads librdkafka's cache.
   std::int64_t low = 0;
   std::int64_t high = -1;
-  consumer_->get_watermark_offsets(topic_.name, partition, &low, &high);
+  consumer_->get_watermark_offsets(topic, partition, &low, &high);
   return high;
 }
 
-StartOffset TopicConsumer::resolveStart(std::int32_t partition, Store& store) {
-  if (std::optional<std::int64_t> stored = store.nextOffset(topic_.name, partition)) return {*stored, false};
+StartOffset GroupConsumer::resolveStart(const std::string& topic, std::int32_t partition, Store& store) {
+  if (std::optional<std::int64_t> stored = store.nextOffset(topic, partition)) return {*stored, false};
   // The copy answered and never saw this partition: start_when_empty applies. Resolved here
   // rather than by the fetcher: OFFSET_BEGINNING costs librdkafka 2.0.2 a fixed 500 ms
   // offset-query timer, and "latest" resolved later would race with events published
   // meanwhile (a snapshot started right after this copy joined).
-  std::int64_t low = 0;
-  std::int64_t high = -1;
-  RdKafka::ErrorCode err = consumer_->query_watermark_offsets(topic_.name, partition, &low, &high, 5000);
-  if (err != RdKafka::ERR_NO_ERROR || high < 0) {
-    throw StartUnknown("watermarks of " + topic_.name + "/" + std::to_string(partition) +
+  // ListOffsets asks by timestamp: -2 is the earliest offset still kept, -1 the latest.
+  bool latest = config_.start_from_latest_when_empty;
+  TopicPartitionList end;
+  end.items = {RdKafka::TopicPartition::create(topic, partition, latest ? -1 : -2)};
+  RdKafka::ErrorCode err = dead_letters_.listOffsets(end.items, kListOffsetsTimeoutMs);
+  if (err == RdKafka::ERR_NO_ERROR) err = end.items[0]->err();
+  std::int64_t offset = end.items[0]->offset();
+  if (err != RdKafka::ERR_NO_ERROR || offset < 0) {
+    throw StartUnknown("watermarks of " + topic + "/" + std::to_string(partition) +
                        " unknown: " + RdKafka::err2str(err));
   }
-  if (!config_.start_from_latest_when_empty) return {low, true};  // retention moving it: auto.offset.reset
+  if (!latest) return {offset, true};  // retention moving it: auto.offset.reset
   // Latest is stored as this partition's offset at once, so the choice is made once and
   // nothing published after it is skipped, even across a restart.
-  store.applyBatch({}, {{topic_.name, partition, high}});
-  return {high, true};
+  store.applyBatch({}, {{topic, partition, offset}});
+  return {offset, true};
 }
 
-void TopicConsumer::seek(std::int32_t partition, std::int64_t offset) {
-  std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic_.name, partition, offset));
+void GroupConsumer::seek(const std::string& topic, std::int32_t partition, std::int64_t offset) {
+  std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic, partition, offset));
   RdKafka::ErrorCode err = consumer_->seek(*tp, 5000);
   if (err != RdKafka::ERR_NO_ERROR) {
-    throw StartUnknown("cannot seek " + topic_.name + "/" + std::to_string(partition) + " to " +
+    throw StartUnknown("cannot seek " + topic + "/" + std::to_string(partition) + " to " +
                        std::to_string(offset) + ": " + RdKafka::err2str(err));
   }
 }
 
-void TopicConsumer::refreshPositions() {
+bool GroupConsumer::refreshPositions() {
+  bool settled = true;
   TopicPartitionList assigned;
   if (consumer_->assignment(assigned.items) == RdKafka::ERR_NO_ERROR && !assigned.items.empty()) {
     // Asked of the broker (one ListOffsets for "latest", timestamp -1), not taken from the
@@ -235,21 +324,27 @@ void TopicConsumer::refreshPositions() {
     // group after a broker crash — keeps a cached high watermark from before, and would look
     // caught up while thousands of events wait.
     for (RdKafka::TopicPartition* tp : assigned.items) tp->set_offset(-1);
-    bool asked = consumer_->offsetsForTimes(assigned.items, 500) == RdKafka::ERR_NO_ERROR;
+    bool asked = dead_letters_.listOffsets(assigned.items, kListOffsetsTimeoutMs) == RdKafka::ERR_NO_ERROR;
     // When the broker does not answer, nothing is observed: a partition keeps the figure the
     // broker last gave, and one assigned since stays "position not known" (not ready). The
     // fetcher's cache is no stand-in: right after a broker restart ListOffsets can fail while
     // the relay already produces, and a partition reassigned meanwhile took the pre-crash
     // figure from it and looked caught up thousands of events behind (FailLoudlyTest).
     for (RdKafka::TopicPartition* tp : assigned.items) {
-      if (asked && tp->err() == RdKafka::ERR_NO_ERROR) status_.observed(tp->topic(), tp->partition(), tp->offset());
+      if (asked && tp->err() == RdKafka::ERR_NO_ERROR) {
+        status_.observed(tp->topic(), tp->partition(), tp->offset());
+      } else {
+        settled = false;
+      }
     }
+    if (!settled) unsettle();
   }
   std::int64_t now = nowMillis();
   for (const PartitionStatus& p : status_.partitions()) {
-    if (p.topic != topic_.name) continue;
     if (p.lag() >= 0) metrics_.setLag(p.topic, p.partition, p.lag());
     metrics_.setStalled(p.topic, p.partition, p.stalled(now, status_.stallAfterMs()));
+    // Behind, or its offset or position not known: watched twice a second until caught up.
+    if (p.lag() != 0) settled = false;
   }
   for (const StallChange& change : status_.stallChanges()) {
     const PartitionStatus& p = change.partition;
@@ -262,11 +357,13 @@ void TopicConsumer::refreshPositions() {
                {{"topic", p.topic}, {"partition", p.partition}, {"next_offset", p.next_offset}, {"lag", p.lag()}});
     }
   }
+  return settled;
 }
 
-void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+void GroupConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                                  std::vector<RdKafka::TopicPartition*>& partitions) {
   metrics_.rebalances.Increment();
+  unsettle();  // watermarks asked twice a second until the group has been calm for a while
   bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     std::optional<ConnectionPool<Store>::Lease> lease;
@@ -282,7 +379,7 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
         // wait on the database either (a connect can take connect_timeout).
         if (copy_unreadable) throw StoreError("the copy did not answer for an earlier partition");
         if (!lease) lease.emplace(copy_.acquire());
-        start = resolveStart(tp->partition(), **lease);
+        start = resolveStart(tp->topic(), tp->partition(), **lease);
       } catch (const StoreError& e) {
         copy_unreadable = true;
         metrics_.db_errors.Increment();
@@ -307,8 +404,25 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
                  {{"topic", tp->topic()}, {"partition", tp->partition()}});
         std::abort();
       }
-      appliers_[tp->partition()] = std::make_unique<PartitionApplier>(
-          applier_context_, tp->partition(), std::move(queue),
+      auto context = contexts_.find(tp->topic());
+      if (context == contexts_.end()) {
+        // Cannot happen: the subscription names exactly the configured topics.
+        logEvent(LogLevel::Error, "partition_of_unknown_topic",
+                 {{"topic", tp->topic()}, {"partition", tp->partition()}});
+        std::abort();
+      }
+      // A ListOffsets to the partition's leader wakes the broker thread that fetches it
+      // (RefetchPacer). Its answer is of no use; it is waited for all the same (one round
+      // trip, at most 500 ms) rather than left in flight behind the call.
+      auto wake_fetch = [consumer, topic = tp->topic(), partition = tp->partition()] {
+        std::unique_ptr<RdKafka::TopicPartition> latest(RdKafka::TopicPartition::create(topic, partition, -1));
+        std::vector<RdKafka::TopicPartition*> list{latest.get()};
+        consumer->offsetsForTimes(list, 500);
+      };
+      appliers_[{tp->topic(), tp->partition()}] = std::make_unique<PartitionApplier>(
+          *context->second, tp->partition(),
+          std::make_unique<KafkaPartitionSource>(context->first, tp->partition(), std::move(queue), consumer->c_ptr(),
+                                                 std::move(wake_fetch), prefetchQueueBytes(config_.kafka)),
           start ? std::optional<std::int64_t>(start->offset) : std::nullopt);
       logEvent(LogLevel::Info, "partition_assigned",
                {{"topic", tp->topic()}, {"partition", tp->partition()},
@@ -322,14 +436,15 @@ void TopicConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
       consumer->assign(partitions);
     }
     if (error) logEvent(LogLevel::Error, "assign_failed", {{"error", error->str()}});
-    status_.topicJoined(topic_.name);
+    // The group gives this member its share of every subscribed topic, possibly none.
+    for (const std::string& topic : topics_) status_.topicJoined(topic);
     ever_assigned_ = true;
   } else if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
     // Each applier commits the batch it holds before its partition moves, so the next owner
     // starts after it; one whose database is away gives its batch up, and the next owner
     // starts from the copy's offset.
-    std::vector<std::int32_t> revoked;
-    for (RdKafka::TopicPartition* tp : partitions) revoked.push_back(tp->partition());
+    std::vector<Key> revoked;
+    for (RdKafka::TopicPartition* tp : partitions) revoked.emplace_back(tp->topic(), tp->partition());
     stopAppliers(revoked);
     mirrorOffsets();  // while the partitions are still ours
     for (RdKafka::TopicPartition* tp : partitions) {
