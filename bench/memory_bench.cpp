@@ -7,7 +7,9 @@
 //                 stg settings (config/kafka.stg.json + the stg configmap's budget), dev settings
 //                 (config/kafka.dev.json + config/consumer.yaml's budget), stg's properties
 //                 without a budget (what stg ran before the budget), and the dev properties
-//                 without a budget: the unbounded settings every rate is compared to
+//                 without a budget: the unbounded settings every rate is compared to; and a
+//                 backlog of --topic-events × 4 KiB on one topic only, beside six caught-up
+//                 partitions (a snapshot or a burst of one plant)
 //   listing       --images potato images of --image-kb KB in the copy, listed whole (every page,
 //                 following next_after_id) by one client and by eight at once, stg settings;
 //                 "added" is the peak over the peak before the listing, its budget 2 × the
@@ -30,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "leafsync/EventCodec.h"
 #include "leafsync/ReadLimits.h"
 #include "leafsync/StoreFactory.h"
 #include "support/ConsumerProcess.h"
@@ -51,6 +54,7 @@ constexpr double kMiB = 1 << 20;
 struct Options {
   std::int64_t events = 500000;
   std::int64_t big_events = 20000;
+  std::int64_t topic_events = 20000;
   std::int64_t images = 1000;
   std::size_t image_kb = 700;
 };
@@ -125,6 +129,19 @@ Row catchUp(const std::string& what, const ConsumerSetup& setup, std::int64_t ev
   std::filesystem::remove(db);
   std::cerr << "memory-bench: " << what << " " << s.name << ": " << row.peak_mib << " MiB, " << row.rate << " events/s\n";
   return row;
+}
+
+// `events` of the model's stream that are potato's: its three partitions behind, the other
+// topics' six caught up.
+void publishPotatoOnly(StreamModel& model, std::int64_t events, const ConsumerSetup& setup) {
+  TestProducer producer;
+  for (std::int64_t sent = 0; sent < events;) {
+    ChangeEvent e = model.next();
+    if (e.plant != Plant::Potato) continue;
+    producer.send(setup.topic(e.plant), EventCodec::encodeKey(e.image.id), EventCodec::encode(e));
+    ++sent;
+  }
+  producer.flush();
 }
 
 std::string fixed(double v, int digits) {
@@ -206,10 +223,12 @@ int main(int argc, char** argv) {
     std::string flag = argv[i];
     if (flag == "--events") o.events = std::stoll(argv[i + 1]);
     else if (flag == "--big-events") o.big_events = std::stoll(argv[i + 1]);
+    else if (flag == "--topic-events") o.topic_events = std::stoll(argv[i + 1]);
     else if (flag == "--images") o.images = std::stoll(argv[i + 1]);
     else if (flag == "--image-kb") o.image_kb = std::stoul(argv[i + 1]);
     else {
-      std::cerr << "usage: leafsync-bench-memory [--events N] [--big-events N] [--images N] [--image-kb KB]\n";
+      std::cerr << "usage: leafsync-bench-memory [--events N] [--big-events N] [--topic-events N] [--images N] "
+                   "[--image-kb KB]\n";
       return 2;
     }
   }
@@ -231,15 +250,22 @@ int main(int argc, char** argv) {
     struct Backlog {
       std::int64_t events;
       std::size_t bytes;
+      bool one_topic;
     };
-    for (Backlog b : {Backlog{o.events, 1024}, Backlog{o.big_events, 20 * 1024}}) {
+    for (Backlog b : {Backlog{o.events, 1024, false}, Backlog{o.big_events, 20 * 1024, false},
+                      Backlog{o.topic_events, 4 * 1024, true}}) {
       if (b.events <= 0) continue;
       TempDir backlog_dir;
       ConsumerSetup setup(backlog_dir, 3);
       StreamModel model(7, b.bytes);
       std::cerr << "memory-bench: producing " << b.events << " events of " << b.bytes << " B\n";
-      publishChanges(model, b.events, setup);
-      std::string what = std::to_string(b.events) + " × " + std::to_string(b.bytes / 1024) + " KiB catch-up";
+      if (b.one_topic) {
+        publishPotatoOnly(model, b.events, setup);
+      } else {
+        publishChanges(model, b.events, setup);
+      }
+      std::string what = std::to_string(b.events) + " × " + std::to_string(b.bytes / 1024) + " KiB catch-up" +
+                         (b.one_topic ? " of one topic" : "");
       Row base = catchUp(what, setup, b.events, unbounded, backlog_dir, run++);
       for (const Settings* s : {&stg, &dev, &stg_before}) {
         Row row = catchUp(what, setup, b.events, *s, backlog_dir, run++);

@@ -340,7 +340,9 @@ bool GroupConsumer::refreshPositions() {
     if (!settled) unsettle();
   }
   std::int64_t now = nowMillis();
-  for (const PartitionStatus& p : status_.partitions()) {
+  std::vector<PartitionStatus> partitions = status_.partitions();
+  focusFetch(partitions, now);
+  for (const PartitionStatus& p : partitions) {
     if (p.lag() >= 0) metrics_.setLag(p.topic, p.partition, p.lag());
     metrics_.setStalled(p.topic, p.partition, p.stalled(now, status_.stallAfterMs()));
     // Behind, or its offset or position not known: watched twice a second until caught up.
@@ -358,6 +360,63 @@ bool GroupConsumer::refreshPositions() {
     }
   }
   return settled;
+}
+
+void GroupConsumer::focusFetch(const std::vector<PartitionStatus>& partitions, std::int64_t now_ms) {
+  bool was_focused = !focus_.paused().empty();
+  FetchFocus::Change change = focus_.decide(partitions, now_ms);
+  setFetchPaused(change.pause, true);
+  setFetchPaused(change.resume, false);
+  bool focused = !focus_.paused().empty();
+  if (focused == was_focused) return;
+  // One line per focus, not per pause: a caught-up partition taking a trickle is paused and
+  // resumed with every event meanwhile.
+  auto names = [](const auto& keys) {
+    std::string text;
+    for (const auto& [topic, partition] : keys) text += (text.empty() ? "" : ",") + topic + "/" + std::to_string(partition);
+    return text;
+  };
+  if (focused) {
+    logEvent(LogLevel::Info, "fetch_focused",
+             {{"catching_up", names(focus_.catchingUp())}, {"paused", names(focus_.paused())}});
+  } else {
+    logEvent(LogLevel::Info, "fetch_unfocused", {{"resumed", names(change.resume)}});
+  }
+}
+
+void GroupConsumer::setFetchPaused(const std::vector<FetchFocus::Key>& partitions, bool paused) {
+  if (partitions.empty()) return;
+  TopicPartitionList list;
+  for (const auto& [topic, partition] : partitions) list.items.push_back(RdKafka::TopicPartition::create(topic, partition));
+  RdKafka::ErrorCode err = paused ? consumer_->pause(list.items) : consumer_->resume(list.items);
+  for (RdKafka::TopicPartition* tp : list.items) {
+    if (err != RdKafka::ERR_NO_ERROR || tp->err() != RdKafka::ERR_NO_ERROR) {
+      // Left as it was; a resume is asked again at the next refresh (a partition left paused
+      // with events waiting would be stalled).
+      FetchFocus::Key key{tp->topic(), tp->partition()};
+      paused ? focus_.pauseFailed(key) : focus_.resumeFailed(key);
+      logEvent(LogLevel::Warn, paused ? "fetch_pause_failed" : "fetch_resume_failed",
+               {{"topic", tp->topic()}, {"partition", tp->partition()},
+                {"error", RdKafka::err2str(err != RdKafka::ERR_NO_ERROR ? err : tp->err())}});
+      continue;
+    }
+    status_.fetchPaused(tp->topic(), tp->partition(), paused);
+    metrics_.setFetchPaused(tp->topic(), tp->partition(), paused);
+  }
+}
+
+void GroupConsumer::resumeForgotten(const std::vector<Key>& partitions) {
+  // A pause is a flag on librdkafka's partition object, which outlives the assignment: resumed
+  // before the partition goes, so no later assignment of it can start paused and unfetched.
+  std::vector<Key> paused;
+  for (const Key& key : partitions) {
+    if (focus_.forget(key)) paused.push_back(key);
+  }
+  if (paused.empty()) return;
+  TopicPartitionList list;
+  for (const auto& [topic, partition] : paused) list.items.push_back(RdKafka::TopicPartition::create(topic, partition));
+  consumer_->resume(list.items);
+  for (const auto& [topic, partition] : paused) status_.fetchPaused(topic, partition, false);
 }
 
 void GroupConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -446,6 +505,7 @@ void GroupConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     std::vector<Key> revoked;
     for (RdKafka::TopicPartition* tp : partitions) revoked.emplace_back(tp->topic(), tp->partition());
     stopAppliers(revoked);
+    resumeForgotten(revoked);
     mirrorOffsets();  // while the partitions are still ours
     for (RdKafka::TopicPartition* tp : partitions) {
       status_.revoked(tp->topic(), tp->partition());
@@ -461,6 +521,7 @@ void GroupConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
   } else {
     logEvent(LogLevel::Error, "rebalance_error", {{"error", RdKafka::err2str(err)}});
     stopAppliers(assignedPartitions());
+    resumeForgotten({focus_.paused().begin(), focus_.paused().end()});
     consumer->unassign();
   }
 }

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "FetchFocus.h"
 #include "KafkaDeadLetterProducer.h"
 #include "PartitionApplier.h"
 #include "SyncStatus.h"
@@ -93,6 +94,11 @@ class GroupConsumer : private RdKafka::RebalanceCb, private RdKafka::EventCb {
   // High watermarks, lag and stalls from the copy's committed offsets. false: the broker did
   // not answer, or some partition is behind or not known: the next refresh comes soon.
   bool refreshPositions();
+  // Pauses and resumes caught-up partitions as focus_ decides from `partitions`.
+  void focusFetch(const std::vector<PartitionStatus>& partitions, std::int64_t now_ms);
+  void setFetchPaused(const std::vector<FetchFocus::Key>& partitions, bool paused);
+  // Resumes those of `partitions` focus_ paused, and forgets them (a revocation).
+  void resumeForgotten(const std::vector<Key>& partitions);
   // When the next refresh is due, from how the last one went (`settled`: it was answered
   // and every partition caught up).
   std::chrono::steady_clock::time_point refreshDue(bool settled);
@@ -115,6 +121,7 @@ class GroupConsumer : private RdKafka::RebalanceCb, private RdKafka::EventCb {
   std::unique_ptr<rd_kafka_queue_s, QueueHandle> consumer_queue_;
   // Only the consumer thread touches these (rebalance_cb runs on it, inside consume()).
   std::map<Key, std::unique_ptr<PartitionApplier>> appliers_;
+  FetchFocus focus_{status_.stallAfterMs()};
   std::mutex mirror_mutex_;
   std::map<Key, std::int64_t> to_mirror_;  // partition → next offset, not yet mirrored
   // The consumer thread waits out a quiet refresh interval: an unsettle() wakes it.

@@ -172,6 +172,7 @@ void ReadApi::registerRoutes(RouteTable& routes, const ReadLimits& limits) {
                             {"last_event_at", isoOrNull(p.last_event_ts_ms)},
                             {"awaiting_snapshot", p.awaiting_snapshot},
                             {"stalled", p.stalled(now, status_.stallAfterMs())},
+                            {"fetch_paused", p.fetch_paused},
                             {"last_error", p.last_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.last_error)},
                             {"last_error_at", isoOrNull(p.last_error_ms)}});
     }

@@ -122,6 +122,12 @@ void SyncStatus::failed(const std::string& topic, std::int32_t partition, const 
   it->second.last_error_ms = nowMillis();
 }
 
+void SyncStatus::fetchPaused(const std::string& topic, std::int32_t partition, bool paused) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = partitions_.find({topic, partition});
+  if (it != partitions_.end()) it->second.fetch_paused = paused;
+}
+
 std::vector<std::string> SyncStatus::notReadyReasons(const std::vector<std::string>& topics,
                                                      std::int64_t max_lag) const {
   raiseToFetched();

@@ -25,6 +25,8 @@ struct PartitionStatus {
   // An empty copy that started at the end of the topic has none of the older rows until a
   // snapshot (op r rows, then an end marker on every partition) has gone through.
   bool awaiting_snapshot = false;
+  // Left out of fetches while other partitions catch up (FetchFocus).
+  bool fetch_paused = false;
   std::string last_error;  // the newest failure of this partition's applier, "" if none
   std::int64_t last_error_ms = 0;
 
@@ -72,6 +74,7 @@ class SyncStatus {
   void applied(const std::string& topic, std::int32_t partition, std::int64_t next_offset,
                std::int64_t high_watermark, std::int64_t last_event_ts_ms);
   void failed(const std::string& topic, std::int32_t partition, const std::string& error);
+  void fetchPaused(const std::string& topic, std::int32_t partition, bool paused);
 
   std::vector<PartitionStatus> partitions() const;
   bool joined(const std::string& topic) const;

@@ -57,7 +57,12 @@ ConsumerMetrics::ConsumerMetrics(std::shared_ptr<prometheus::Registry> r,
                    .Name("leafsync_partition_stalled")
                    .Help("1 while the partition is behind and its committed offset has not moved for stall_after_s")
                    .Register(*registry_),
-               {}} {
+               {}},
+      fetch_paused_{BuildGauge()
+                        .Name("leafsync_partition_fetch_paused")
+                        .Help("1 while the caught-up partition is left out of fetches for another one catching up")
+                        .Register(*registry_),
+                    {}} {
   auto& consumed = BuildCounter()
                        .Name("leafsync_events_consumed_total")
                        .Help("Kafka messages read, bad ones included")
@@ -130,10 +135,16 @@ void ConsumerMetrics::setStalled(const std::string& topic, std::int32_t partitio
   stalled_.child(topic, partition).Set(stalled ? 1 : 0);
 }
 
+void ConsumerMetrics::setFetchPaused(const std::string& topic, std::int32_t partition, bool paused) {
+  std::lock_guard<std::mutex> lock(partition_mutex_);
+  fetch_paused_.child(topic, partition).Set(paused ? 1 : 0);
+}
+
 void ConsumerMetrics::clearPartition(const std::string& topic, std::int32_t partition) {
   std::lock_guard<std::mutex> lock(partition_mutex_);
   lag_.remove(topic, partition);
   stalled_.remove(topic, partition);
+  fetch_paused_.remove(topic, partition);
 }
 
 prometheus::Gauge& ConsumerMetrics::PartitionGauges::child(const std::string& topic, std::int32_t partition) {

@@ -15,7 +15,9 @@
 #include <string>
 #include <thread>
 
+#include "leafsync/EventCodec.h"
 #include "support/ConsumerProcess.h"
+#include "support/HttpClient.h"
 #include "support/KafkaTestKit.h"
 #include "support/StreamModel.h"
 
@@ -51,6 +53,17 @@ std::map<std::string, ThreadSample> threads(pid_t pid) {
 }
 
 bool isKafkaThread(const std::string& name) { return name.rfind("rdk:", 0) == 0; }
+
+// The setup's kafka.json with its short fetch.wait.max.ms replaced by `properties`.
+void replaceFetchWait(const testing::TempDir& dir, const std::string& properties) {
+  std::string path = dir.file("kafka.json");
+  std::ifstream in(path);
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string short_wait = R"("fetch.wait.max.ms": "50")";
+  ASSERT_NE(json.find(short_wait), std::string::npos) << json;
+  json.replace(json.find(short_wait), short_wait.size(), properties);
+  std::ofstream(path) << json;
+}
 
 TEST(KafkaClientsTest, AConsumerProcessRunsOneKafkaConsumerForAllTopicsBesideItsDeadLetterProducer) {
   testing::TempDir dir;
@@ -103,13 +116,7 @@ TEST(KafkaClientsTest, ALongFetchWaitDelaysNeitherReadinessNorTheStop) {
   // a connection's requests in order: a ListOffsets on the consumer's own connection waited
   // it out (ready 5.0 s after the assignment, SIGTERM to exit 1.9 s, and twice a destroy
   // that never ended, in runs by hand).
-  std::string properties = dir.file("kafka.json");
-  std::ifstream in(properties);
-  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::string short_wait = R"("fetch.wait.max.ms": "50")";
-  ASSERT_NE(json.find(short_wait), std::string::npos) << json;
-  json.replace(json.find(short_wait), short_wait.size(), R"("fetch.wait.max.ms": "5000")");
-  std::ofstream(properties) << json;
+  replaceFetchWait(dir, R"("fetch.wait.max.ms": "5000")");
 
   testing::ConsumerProcess consumer(setup, dir.file("consumer.log"));
   consumer.start();
@@ -126,6 +133,57 @@ TEST(KafkaClientsTest, ALongFetchWaitDelaysNeitherReadinessNorTheStop) {
   std::chrono::milliseconds took{0};
   EXPECT_EQ(consumer.terminate(20s, &took), 0) << consumer.log();
   EXPECT_LT(took, 1500ms) << "SIGTERM to exit took " << took.count() << " ms\n" << consumer.log();
+}
+
+TEST(KafkaClientsTest, CaughtUpPartitionsDoNotHoldBackACatchUpUnderALongFetchWait) {
+  testing::TempDir dir;
+  testing::ConsumerSetup setup(dir);
+  // Small prefetch queues, as under a memory budget: each fetch fills a catching-up
+  // partition's queue, so the next one leaves it out. With only caught-up partitions left in
+  // it, the broker parked that fetch for fetch.wait.max.ms, and librdkafka 2.0.2 sends no other
+  // meanwhile: the backlog below took 54 and 70 s to catch up, a parked fetch every few
+  // 64 KiB; with the caught-up partitions paused (FetchFocus) 11 and 16 s.
+  replaceFetchWait(dir, R"("fetch.wait.max.ms": "5000", "queued.max.messages.kbytes": "64",)"
+                        R"( "max.partition.fetch.bytes": "65536")");
+  testing::StreamModel model(11, 4096);
+  testing::TestProducer producer;
+  std::int64_t backlog = 0;  // potato only: its three partitions behind, the other six caught up
+  while (backlog < 4500) {
+    ChangeEvent e = model.next();
+    if (e.plant != Plant::Potato) continue;
+    producer.send(setup.topic(e.plant), EventCodec::encodeKey(e.image.id), EventCodec::encode(e));
+    ++backlog;
+  }
+  producer.flush();
+
+  testing::ConsumerProcess consumer(setup, dir.file("consumer.log"));
+  auto started = std::chrono::steady_clock::now();
+  consumer.start();
+  ASSERT_TRUE(testing::eventually([&] { return testing::committedEvents(setup.database_path) == backlog; }, 240s))
+      << consumer.log();
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(took, 35s) << "the catch-up took "
+                       << std::chrono::duration_cast<std::chrono::seconds>(took).count() << " s\n" << consumer.log();
+  EXPECT_NE(consumer.log().find("event=fetch_focused"), std::string::npos) << consumer.log();
+  ASSERT_TRUE(testing::eventually(
+      [&] { return consumer.log().find("event=fetch_unfocused") != std::string::npos; }, 10s))
+      << consumer.log();
+
+  // Resumed: a caught-up partition takes a new event as soon as it arrives.
+  std::string status = testing::httpRequest(consumer.port(), "GET", "/sync-status").body;
+  EXPECT_EQ(status.find(R"("fetch_paused":true)"), std::string::npos) << status;
+  std::int64_t more = 0;
+  while (more < 20) {
+    ChangeEvent e = model.next();
+    if (e.plant == Plant::Potato) continue;
+    producer.send(setup.topic(e.plant), EventCodec::encodeKey(e.image.id), EventCodec::encode(e));
+    ++more;
+  }
+  producer.flush();
+  EXPECT_TRUE(testing::eventually(
+      [&] { return testing::committedEvents(setup.database_path) == backlog + more; }, 5s))
+      << consumer.log();
+  EXPECT_EQ(consumer.terminate(20s), 0) << consumer.log();
 }
 
 }  // namespace

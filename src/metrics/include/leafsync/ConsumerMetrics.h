@@ -47,6 +47,7 @@ class ConsumerMetrics {
   // revoked, so labels stay bounded by the partitions this process holds.
   void setLag(const std::string& topic, std::int32_t partition, std::int64_t lag);
   void setStalled(const std::string& topic, std::int32_t partition, bool stalled);
+  void setFetchPaused(const std::string& topic, std::int32_t partition, bool paused);
   void clearPartition(const std::string& topic, std::int32_t partition);
 
   prometheus::Histogram& apply_batch_seconds;
@@ -73,6 +74,7 @@ class ConsumerMetrics {
   std::mutex partition_mutex_;
   PartitionGauges lag_;
   PartitionGauges stalled_;
+  PartitionGauges fetch_paused_;
 };
 
 }  // namespace leafsync
