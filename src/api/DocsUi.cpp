@@ -66,7 +66,7 @@ const char* const kRedocPage = R"(<!doctype html>
 <title>leafsync image API: ReDoc</title>
 </head>
 <body>
-<redoc spec-url="/openapi.json"></redoc>
+<redoc spec-url="/openapi.json" disable-telemetry="true"></redoc>
 <script type="module" src="/redoc/redoc.standalone.js"></script>
 </body>
 </html>
