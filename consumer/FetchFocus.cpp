@@ -35,6 +35,13 @@ FetchFocus::Change FetchFocus::decide(const std::vector<PartitionStatus>& partit
   return change;
 }
 
+void FetchFocus::assigned(const std::vector<PartitionStatus>& partitions) {
+  for (const PartitionStatus& p : partitions) {
+    // A partition seen at an earlier decide() keeps that figure: only new ones are seeded.
+    if (p.high_watermark >= 0) previous_high_watermark_.emplace(Key{p.topic, p.partition}, p.high_watermark);
+  }
+}
+
 bool FetchFocus::forget(const Key& partition) {
   previous_high_watermark_.erase(partition);
   return paused_.erase(partition) > 0;

@@ -47,6 +47,12 @@ class FetchFocus {
   // What to pause and resume given the partitions' state at a refresh; the result is taken
   // as done (paused() follows it).
   Change decide(const std::vector<PartitionStatus>& partitions, std::int64_t now_ms);
+  // Partitions just assigned, with the ends the broker gave for them just now: the next
+  // decide() takes one that starts behind its end as catching up at once (otherwise a
+  // backlog is told from events in flight only at the second refresh, and librdkafka's first
+  // fetch, sent within milliseconds of the assignment, carries the caught-up partitions and is
+  // parked for fetch.wait.max.ms while the one behind waits).
+  void assigned(const std::vector<PartitionStatus>& partitions);
   // A revoked partition: forgotten (the caller resumes it if it was paused).
   bool forget(const Key& partition);
   // librdkafka refused a change decide() asked for: the partition is as it was, and a resume

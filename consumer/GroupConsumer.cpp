@@ -339,6 +339,11 @@ bool GroupConsumer::refreshPositions() {
     }
     if (!settled) unsettle();
   }
+  return publishPositions() && settled;
+}
+
+bool GroupConsumer::publishPositions() {
+  bool caught_up = true;
   std::int64_t now = nowMillis();
   std::vector<PartitionStatus> partitions = status_.partitions();
   focusFetch(partitions, now);
@@ -346,7 +351,7 @@ bool GroupConsumer::refreshPositions() {
     if (p.lag() >= 0) metrics_.setLag(p.topic, p.partition, p.lag());
     metrics_.setStalled(p.topic, p.partition, p.stalled(now, status_.stallAfterMs()));
     // Behind, or its offset or position not known: watched twice a second until caught up.
-    if (p.lag() != 0) settled = false;
+    if (p.lag() != 0) caught_up = false;
   }
   for (const StallChange& change : status_.stallChanges()) {
     const PartitionStatus& p = change.partition;
@@ -359,7 +364,7 @@ bool GroupConsumer::refreshPositions() {
                {{"topic", p.topic}, {"partition", p.partition}, {"next_offset", p.next_offset}, {"lag", p.lag()}});
     }
   }
-  return settled;
+  return caught_up;
 }
 
 void GroupConsumer::focusFetch(const std::vector<PartitionStatus>& partitions, std::int64_t now_ms) {
@@ -382,6 +387,20 @@ void GroupConsumer::focusFetch(const std::vector<PartitionStatus>& partitions, s
   } else {
     logEvent(LogLevel::Info, "fetch_unfocused", {{"resumed", names(change.resume)}});
   }
+}
+
+void GroupConsumer::focusAssigned(const std::vector<RdKafka::TopicPartition*>& partitions) {
+  TopicPartitionList ends;
+  for (RdKafka::TopicPartition* tp : partitions) ends.items.push_back(RdKafka::TopicPartition::create(tp->topic(), tp->partition(), -1));
+  if (ends.items.empty()) return;
+  // Unanswered: the first refresh decides, as it would without this.
+  if (dead_letters_.listOffsets(ends.items, kListOffsetsTimeoutMs) != RdKafka::ERR_NO_ERROR) return;
+  for (RdKafka::TopicPartition* tp : ends.items) {
+    if (tp->err() == RdKafka::ERR_NO_ERROR) status_.observed(tp->topic(), tp->partition(), tp->offset());
+  }
+  focus_.assigned(status_.partitions());
+  // The gauges too: the copy can be ready on these figures before the first refresh.
+  publishPositions();
 }
 
 void GroupConsumer::setFetchPaused(const std::vector<FetchFocus::Key>& partitions, bool paused) {
@@ -495,6 +514,7 @@ void GroupConsumer::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
       consumer->assign(partitions);
     }
     if (error) logEvent(LogLevel::Error, "assign_failed", {{"error", error->str()}});
+    focusAssigned(partitions);
     // The group gives this member its share of every subscribed topic, possibly none.
     for (const std::string& topic : topics_) status_.topicJoined(topic);
     ever_assigned_ = true;

@@ -94,9 +94,15 @@ class GroupConsumer : private RdKafka::RebalanceCb, private RdKafka::EventCb {
   // High watermarks, lag and stalls from the copy's committed offsets. false: the broker did
   // not answer, or some partition is behind or not known: the next refresh comes soon.
   bool refreshPositions();
+  // Lag, the stalled gauges and log lines, and the fetch focus from status_ as it stands.
+  // false: some partition is behind or its position is not known.
+  bool publishPositions();
   // Pauses and resumes caught-up partitions as focus_ decides from `partitions`.
   void focusFetch(const std::vector<PartitionStatus>& partitions, std::int64_t now_ms);
   void setFetchPaused(const std::vector<FetchFocus::Key>& partitions, bool paused);
+  // Right after an assignment: asks the broker where the new partitions end (one ListOffsets),
+  // publishes their positions and focuses the fetch at once if one of them starts behind.
+  void focusAssigned(const std::vector<RdKafka::TopicPartition*>& partitions);
   // Resumes those of `partitions` focus_ paused, and forgets them (a revocation).
   void resumeForgotten(const std::vector<Key>& partitions);
   // When the next refresh is due, from how the last one went (`settled`: it was answered

@@ -29,6 +29,24 @@ TEST(FetchFocusTest, CaughtUpPartitionsArePausedWhileAnotherCatchesUpABacklog) {
   EXPECT_EQ(focus.catchingUp(), (Keys{{"potato", 0}}));
 }
 
+TEST(FetchFocusTest, APartitionAssignedBehindItsEndPausesTheCaughtUpOnesAtTheFirstDecision) {
+  FetchFocus focus(30'000);
+  std::vector<PartitionStatus> assigned{partition(0, 100, 5000), partition(1, 70, 70)};
+  focus.assigned(assigned);
+  EXPECT_EQ(focus.decide(assigned, kNow).pause, (Keys{{"potato", 1}}));
+  EXPECT_EQ(focus.catchingUp(), (Keys{{"potato", 0}}));
+}
+
+TEST(FetchFocusTest, AnAssignmentKeepsWhatEarlierRefreshesSawOfPartitionsAlreadyHeld) {
+  // Partition 0, held and caught up at 120, has 30 events in flight when 1 is added: they
+  // arrived since the last refresh, no backlog.
+  FetchFocus focus(30'000);
+  focus.decide({partition(0, 120, 120)}, kNow);
+  std::vector<PartitionStatus> after{partition(0, 120, 150), partition(1, 70, 70)};
+  focus.assigned(after);
+  EXPECT_TRUE(focus.decide(after, kNow).pause.empty());
+}
+
 TEST(FetchFocusTest, APausedPartitionIsResumedAtTheRefreshThatSeesItsNewEvents) {
   FetchFocus focus(30'000);
   focus.decide({partition(0, 100, 5000), partition(1, 70, 70)}, kNow);
