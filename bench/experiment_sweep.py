@@ -151,7 +151,7 @@ def main():
     ap.add_argument("--points", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--tables", default="1000,10000,100000,6471")
-    ap.add_argument("--fetch-wait-ms", default="500")
+    ap.add_argument("--fetch-wait-ms", default="1000")
     ap.add_argument("--ci", action="store_true")
     args = ap.parse_args()
 

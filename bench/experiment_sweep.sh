@@ -12,8 +12,8 @@
 #   --mixes LIST      create:update:delete mixes to measure (default 10:85:5,45:50:5)
 #   --tables LIST     table sizes (images) to scale to (default 1000,10000,100000,6471)
 #   --seed-images N   images in the measured source (default 1000)
-#   --fetch-wait-ms M the consumer's fetch.wait.max.ms (default 500: librdkafka's default and
-#                     the stg config's; the idle polling it sets is a stream cost per hour)
+#   --fetch-wait-ms M the consumer's fetch.wait.max.ms (default 1000: what stg, prod and dev ship;
+#                     the idle polling it sets is a stream cost per hour)
 #   --out DIR         results (default var/experiment/sweep-<UTC time>)
 #   --bootstrap H:P, --kafka-port P, --port-base P   as bench/experiment.sh
 #   --ci              the reduced grid of the test command: 4 KiB images, 10 and 100 writes/s,
@@ -27,7 +27,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/experiment_lib.sh"
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 
 sizes=4096,16384,65536 rates=1,10,100 mixes=10:85:5,45:50:5 tables=1000,10000,100000,6471
-seed_images=1000 fetch_wait=500 out="" kafka_port=29094 port_base=28080 ci=0 min_duration=15
+seed_images=1000 fetch_wait=1000 out="" kafka_port=29094 port_base=28080 ci=0 min_duration=15
 XP_BOOTSTRAP=${LEAFSYNC_TEST_BOOTSTRAP:-}
 while (($#)); do
     case $1 in
