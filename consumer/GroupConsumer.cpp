@@ -323,23 +323,29 @@ bool GroupConsumer::refreshPositions() {
     // fetcher's cache: a partition that is not being fetched — its member rejoining the
     // group after a broker crash — keeps a cached high watermark from before, and would look
     // caught up while thousands of events wait.
-    for (RdKafka::TopicPartition* tp : assigned.items) tp->set_offset(-1);
-    bool asked = dead_letters_.listOffsets(assigned.items, kListOffsetsTimeoutMs) == RdKafka::ERR_NO_ERROR;
-    // When the broker does not answer, nothing is observed: a partition keeps the figure the
-    // broker last gave, and one assigned since stays "position not known" (not ready). The
-    // fetcher's cache is no stand-in: right after a broker restart ListOffsets can fail while
-    // the relay already produces, and a partition reassigned meanwhile took the pre-crash
-    // figure from it and looked caught up thousands of events behind (FailLoudlyTest).
-    for (RdKafka::TopicPartition* tp : assigned.items) {
-      if (asked && tp->err() == RdKafka::ERR_NO_ERROR) {
-        status_.observed(tp->topic(), tp->partition(), tp->offset());
-      } else {
-        settled = false;
-      }
-    }
+    settled = observeEnds(assigned.items);
     if (!settled) unsettle();
   }
   return publishPositions() && settled;
+}
+
+bool GroupConsumer::observeEnds(std::vector<RdKafka::TopicPartition*>& partitions) {
+  for (RdKafka::TopicPartition* tp : partitions) tp->set_offset(-1);
+  bool asked = dead_letters_.listOffsets(partitions, kListOffsetsTimeoutMs) == RdKafka::ERR_NO_ERROR;
+  // When the broker does not answer, nothing is observed: a partition keeps the figure the
+  // broker last gave, and one assigned since stays "position not known" (not ready). The
+  // fetcher's cache is no stand-in: right after a broker restart ListOffsets can fail while
+  // the relay already produces, and a partition reassigned meanwhile took the pre-crash
+  // figure from it and looked caught up thousands of events behind (FailLoudlyTest).
+  bool all = true;
+  for (RdKafka::TopicPartition* tp : partitions) {
+    if (asked && tp->err() == RdKafka::ERR_NO_ERROR) {
+      status_.observed(tp->topic(), tp->partition(), tp->offset());
+    } else {
+      all = false;
+    }
+  }
+  return all;
 }
 
 bool GroupConsumer::publishPositions() {
@@ -390,14 +396,13 @@ void GroupConsumer::focusFetch(const std::vector<PartitionStatus>& partitions, s
 }
 
 void GroupConsumer::focusAssigned(const std::vector<RdKafka::TopicPartition*>& partitions) {
+  if (partitions.empty()) return;
+  // A copy: the assignment's own list holds the start offsets librdkafka was given.
   TopicPartitionList ends;
-  for (RdKafka::TopicPartition* tp : partitions) ends.items.push_back(RdKafka::TopicPartition::create(tp->topic(), tp->partition(), -1));
-  if (ends.items.empty()) return;
-  // Unanswered: the first refresh decides, as it would without this.
-  if (dead_letters_.listOffsets(ends.items, kListOffsetsTimeoutMs) != RdKafka::ERR_NO_ERROR) return;
-  for (RdKafka::TopicPartition* tp : ends.items) {
-    if (tp->err() == RdKafka::ERR_NO_ERROR) status_.observed(tp->topic(), tp->partition(), tp->offset());
-  }
+  for (RdKafka::TopicPartition* tp : partitions) ends.items.push_back(RdKafka::TopicPartition::create(tp->topic(), tp->partition()));
+  // A partition left unanswered stays "position not known": nothing is paused for it, and the
+  // refreshes decide as they would without this.
+  observeEnds(ends.items);
   focus_.assigned(status_.partitions());
   // The gauges too: the copy can be ready on these figures before the first refresh.
   publishPositions();

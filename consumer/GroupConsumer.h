@@ -94,6 +94,9 @@ class GroupConsumer : private RdKafka::RebalanceCb, private RdKafka::EventCb {
   // High watermarks, lag and stalls from the copy's committed offsets. false: the broker did
   // not answer, or some partition is behind or not known: the next refresh comes soon.
   bool refreshPositions();
+  // Asks the broker where `partitions` end (one ListOffsets, on the dead-letter producer's
+  // connections) and records the answers in status_. false: not every one was answered.
+  bool observeEnds(std::vector<RdKafka::TopicPartition*>& partitions);
   // Lag, the stalled gauges and log lines, and the fetch focus from status_ as it stands.
   // false: some partition is behind or its position is not known.
   bool publishPositions();

@@ -63,10 +63,11 @@ const client = await CDP({ port });
 const { Input, Network, Page, Runtime } = client;
 // Every origin the pages called beside the service: what a reader's browser tells third parties.
 const otherOrigins = new Set();
+const ownOrigin = new URL(base).origin;
 Network.requestWillBeSent(({ requestId, request }) => {
   trace.pending.set(requestId, `${request.method} ${request.url}`);
   const url = new URL(request.url);
-  if (url.protocol.startsWith('http') && url.origin !== new URL(base).origin) otherOrigins.add(url.origin);
+  if (url.protocol.startsWith('http') && url.origin !== ownOrigin) otherOrigins.add(url.origin);
 });
 Network.loadingFinished(({ requestId }) => trace.pending.delete(requestId));
 Network.loadingFailed(({ requestId, errorText }) => {
